@@ -1,0 +1,202 @@
+"""`scores`: land student scores in the warehouse and look at what is there.
+
+Exit codes: 0 success; 1 error (nothing of the failed source was kept); 2 usage error;
+3 loaded, but some rows were rejected to the quarantine.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from loaders.config import Settings
+
+EXIT_REJECTED_ROWS = 3
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as ex:
+        raise click.UsageError(str(ex)) from None
+
+
+def _connect(settings: Settings):  # type: ignore[no-untyped-def]
+    from loaders.engine import WarehouseBusyError
+
+    try:
+        return settings.connect()
+    except WarehouseBusyError as ex:
+        raise click.ClickException(str(ex)) from None
+    except Exception as ex:
+        raise click.ClickException(f"cannot open the warehouse ({settings.describe()}): {ex}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Land student test scores in the ClickHouse warehouse (embedded chDB by default).
+
+    The warehouse is chosen by environment variables (same as the dbt profile):
+    SCORES_TARGET=dev|server, SCORES_CHDB_PATH, SCORES_RAW_DATABASE, CLICKHOUSE_HOST, ...
+    """
+
+
+def _years(value: str) -> tuple[int, ...]:
+    try:
+        years = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter("school years are numbers, e.g. 2024,2025,2026") from None
+    if not years:
+        raise click.BadParameter("give at least one school year")
+    return years
+
+
+@cli.command()
+@click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="Rows to generate.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same rows).")
+@click.option("--school-years", "years", default="2024,2025,2026", show_default=True,
+              help="Comma-separated school years (named by the year they end in).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a file (.csv, .parquet, .jsonl, optionally .gz) instead of loading.")
+@click.option("--batch-rows", type=click.IntRange(min=1000), default=500_000, show_default=True,
+              help="Rows per batch (bounds memory).")
+@click.option("--force", is_flag=True, help="Load even if the same generated data was loaded before.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def generate(rows: int, seed: int, years: str, out: Path | None, batch_rows: int, force: bool, quiet: bool) -> None:
+    """Generate realistic synthetic scores and load them (or write them to a file)."""
+    from loaders.generator import GeneratorSpec
+    from loaders.generator import generate as generate_batches
+
+    spec = GeneratorSpec(rows=rows, seed=seed, school_years=_years(years))
+    if out is not None:
+        from loaders.writers import write_batches
+
+        written = write_batches(generate_batches(spec, batch_rows), out)
+        click.echo(f"wrote {written:,} rows to {out}")
+        return
+    from loaders.landing import Landing
+    from loaders.load import LoadOptions, load_generated
+    from loaders.progress import LoadProgress
+
+    settings = _settings()
+    client = _connect(settings)
+    landing = Landing(client, settings.raw_database)
+    landing.ensure_schema()
+    with LoadProgress(enabled=not quiet) as progress:
+        result = load_generated(landing, spec, progress, LoadOptions(force=force), batch_rows)
+    _report_results([result], settings)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "file_format", type=click.Choice(["csv", "parquet", "jsonl"]),
+              help="File format, when the file name does not say.")
+@click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter.")
+@click.option("--ignore-extra-columns", is_flag=True, help="Load files that have columns beyond the contract.")
+@click.option("--force", is_flag=True, help="Load files even if their exact content was loaded before.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def load(paths: tuple[str, ...], file_format: str | None, delimiter: str, ignore_extra_columns: bool,
+         force: bool, quiet: bool) -> None:
+    """Load score files: paths, globs or folders of .csv / .parquet / .jsonl (optionally .gz).
+
+    Each file is one batch: all of its valid rows land and its invalid rows go to the quarantine,
+    or (if the file itself is unusable) nothing of it is kept. Loading the same file again changes
+    nothing. Exit code 3 means some rows were quarantined.
+    """
+    from loaders.landing import Landing
+    from loaders.load import LoadOptions, LoadResult, load_file
+    from loaders.progress import LoadProgress
+    from loaders.readers import FileError, discover
+
+    if len(delimiter) != 1:
+        raise click.BadParameter("the delimiter is one character", param_hint="--delimiter")
+    try:
+        sources = discover(list(paths), file_format)
+    except FileError as ex:
+        raise click.ClickException(str(ex)) from None
+    settings = _settings()
+    client = _connect(settings)
+    landing = Landing(client, settings.raw_database)
+    landing.ensure_schema()
+    options = LoadOptions(delimiter=delimiter, ignore_extra_columns=ignore_extra_columns, force=force)
+    results: list[LoadResult] = []
+    with LoadProgress(enabled=not quiet) as progress:
+        for source in sources:
+            results.append(load_file(landing, source, options, progress))
+    _report_results(results, settings)
+
+
+def _report_results(results: list, settings: Settings) -> None:  # type: ignore[type-arg]
+    failed = [r for r in results if r.status == "failed"]
+    rejected = [r for r in results if r.rows_quarantined]
+    for r in results:
+        if r.status == "skipped":
+            click.echo(f"skipped {r.source}: {r.message}")
+        elif r.status == "failed":
+            click.echo(click.style("error: ", fg="red", bold=True) + r.message, err=True)
+        else:
+            speed = f"{r.rows_per_second:,.0f} rows/s" if r.seconds else ""
+            click.echo(
+                f"loaded {r.source}: {r.rows_read:,} rows read, {r.rows_landed:,} landed, "
+                f"{r.rows_quarantined:,} quarantined in {r.seconds:.1f}s ({speed}); batch {r.batch_id}"
+            )
+            if r.message:
+                click.echo(f"  note: {r.message.strip()}")
+            for row, column, reason in r.rejected_sample:
+                where = f"row {row}" + (f", column {column}" if column else "")
+                click.echo(f"  rejected {r.source}, {where}: {reason}", err=True)
+            if r.rows_quarantined > len(r.rejected_sample):
+                click.echo(
+                    f"  ... {r.rows_quarantined - len(r.rejected_sample):,} more in "
+                    f"{settings.raw_database}.quarantine (batch {r.batch_id})",
+                    err=True,
+                )
+    if len(results) > 1:
+        landed = sum(r.rows_landed for r in results)
+        click.echo(
+            f"{len(results)} sources: {len(results) - len(failed)} ok, {len(failed)} failed; {landed:,} rows landed"
+        )
+    if failed:
+        sys.exit(1)
+    if rejected:
+        sys.exit(EXIT_REJECTED_ROWS)
+
+
+@cli.command()
+@click.argument("sql")
+@click.option("--format", "output_format", default="PrettyCompactMonoBlock", show_default=True,
+              help="ClickHouse output format, e.g. CSVWithNames, JSONEachRow.")
+def query(sql: str, output_format: str) -> None:
+    """Run one SQL statement on the warehouse and print the result."""
+    settings = _settings()
+    client = _connect(settings)
+    try:
+        result = client.raw_query(sql, fmt=output_format)
+    except Exception as ex:
+        raise click.ClickException(str(ex).strip().splitlines()[0]) from None
+    sys.stdout.write(result.decode(errors="replace"))
+
+
+@cli.command()
+@click.option("--school-year", type=int, help="School year (default: the latest).")
+@click.option("--limit", type=click.IntRange(min=1), default=15, show_default=True)
+def report(school_year: int | None, limit: int) -> None:
+    """Print a classroom report from the marts (run dbt build first)."""
+    from loaders.report import classroom_report
+
+    settings = _settings()
+    client = _connect(settings)
+    try:
+        click.echo(classroom_report(client, settings.database, school_year, limit))
+    except LookupError as ex:
+        raise click.ClickException(str(ex)) from None
+
+
+def main() -> None:
+    cli(prog_name="scores")
+
+
+if __name__ == "__main__":
+    main()

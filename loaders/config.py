@@ -1,0 +1,86 @@
+"""Where the warehouse lives: embedded chDB directory or a ClickHouse server, from the environment.
+
+The same variables drive the dbt profile (profiles/profiles.yml), so the loaders and dbt always
+point at the same warehouse:
+
+    SCORES_TARGET        dev (embedded chDB, default) | server
+    SCORES_CHDB_PATH     chDB data directory for dev (default data/chdb; relative to the project)
+    SCORES_RAW_DATABASE  database the loaders land rows in (default scores_raw)
+    SCORES_DATABASE      database dbt builds the models in (default scores)
+    CLICKHOUSE_HOST, CLICKHOUSE_PORT, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_SECURE
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str
+    chdb_path: Path
+    raw_database: str
+    database: str
+    host: str
+    port: int
+    user: str
+    password: str
+    secure: bool
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        target = _env("SCORES_TARGET", "dev")
+        if target not in ("dev", "server"):
+            raise ValueError(f"SCORES_TARGET must be 'dev' (embedded chDB) or 'server', not {target!r}")
+        # relative paths resolve against the project directory, as in the dbt profile
+        chdb_path = PROJECT_DIR / _env("SCORES_CHDB_PATH", "data/chdb")
+        secure = _env("CLICKHOUSE_SECURE", "false").lower() in ("1", "true", "yes")
+        return cls(
+            target=target,
+            chdb_path=chdb_path.resolve(),
+            raw_database=_env("SCORES_RAW_DATABASE", "scores_raw"),
+            database=_env("SCORES_DATABASE", "scores"),
+            host=_env("CLICKHOUSE_HOST", "localhost"),
+            port=int(_env("CLICKHOUSE_PORT", "8443" if secure else "8123")),
+            user=_env("CLICKHOUSE_USER", "default"),
+            password=os.environ.get("CLICKHOUSE_PASSWORD", ""),
+            secure=secure,
+        )
+
+    @property
+    def embedded(self) -> bool:
+        return self.target == "dev"
+
+    def describe(self) -> str:
+        if self.embedded:
+            return f"embedded ClickHouse (chDB) in {self.chdb_path}"
+        return f"ClickHouse server {self.host}:{self.port} as {self.user}"
+
+    def connect(self) -> Client:
+        """Open a client on the configured warehouse (see loaders.engine for the embedded case)."""
+        if self.embedded:
+            from loaders.engine import open_embedded_client
+
+            return open_embedded_client(self.chdb_path)
+        import clickhouse_connect
+
+        return clickhouse_connect.get_client(
+            host=self.host,
+            port=self.port,
+            username=self.user,
+            password=self.password,
+            secure=self.secure,
+            connect_timeout=10,
+            send_receive_timeout=600,
+        )

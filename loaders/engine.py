@@ -1,0 +1,108 @@
+"""Open the embedded ClickHouse engine (chDB) on a data directory, one process at a time.
+
+chDB runs ClickHouse inside the Python process. A data directory can be opened by one
+process only: ClickHouse locks ``<dir>/status``. A second process gets a terse engine error
+("Error initializing EmbeddedServer"), so we look at the lock first and raise
+:class:`WarehouseBusyError`, which names the directory, the process holding it and what to do.
+
+Several clients in the *same* process may share the directory (dbt with threads > 1 does).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+__all__ = ["WarehouseBusyError", "holder_of", "open_embedded_client"]
+
+_opened_in_this_process: set[str] = set()
+
+
+class WarehouseBusyError(RuntimeError):
+    """The chDB data directory is held by another process."""
+
+    def __init__(self, path: str, holder: str | None) -> None:
+        who = f"process {holder}" if holder else "another process"
+        super().__init__(
+            f"The warehouse data directory {path} is in use by {who}.\n"
+            "Embedded ClickHouse (chDB) lets only one process open a data directory at a time.\n"
+            "Wait for that process to finish and run this command again, or stop it."
+        )
+        self.path = path
+        self.holder = holder
+
+
+def _describe_pid(pid: str) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return pid
+    words = [w for w in raw.decode(errors="replace").split("\0") if w]
+    if not words:
+        return pid
+    command = " ".join(Path(words[0]).name if i == 0 else w for i, w in enumerate(words))
+    if len(command) > 120:
+        command = command[:117] + "..."
+    return f"{pid} ({command})"
+
+
+def holder_of(path: str | os.PathLike[str]) -> str | None:
+    """Return a description of the process holding ``path``, or None if the directory is free.
+
+    Reads ClickHouse's own lock: ``<path>/status`` is flock()ed by the engine that owns the
+    directory and contains its PID.
+    """
+    status = Path(path) / "status"
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as ex:
+            if ex.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            text = status.read_text(errors="replace")
+            for line in text.splitlines():
+                if line.startswith("PID:"):
+                    return _describe_pid(line.split(":", 1)[1].strip())
+            return "unknown"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def open_embedded_client(
+    path: str | os.PathLike[str], *, database: str | None = None, settings: dict[str, Any] | None = None
+) -> Client:
+    """Open a clickhouse-connect client on the chDB engine stored in ``path``.
+
+    Raises :class:`WarehouseBusyError` when another process holds the directory.
+    """
+    import clickhouse_connect
+    from clickhouse_connect.driver.exceptions import ProgrammingError
+
+    real = os.path.realpath(path)
+    if real not in _opened_in_this_process:
+        holder = holder_of(real)
+        if holder is not None:
+            raise WarehouseBusyError(real, holder)
+    os.makedirs(real, exist_ok=True)
+    try:
+        client = clickhouse_connect.get_client(
+            interface="chdb", path=real, database=database, settings=settings or {}
+        )
+    except ProgrammingError as ex:
+        message = str(ex)
+        if "EmbeddedServer" in message or "Cannot lock file" in message:
+            raise WarehouseBusyError(real, holder_of(real)) from None
+        raise
+    _opened_in_this_process.add(real)
+    return client

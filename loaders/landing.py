@@ -1,0 +1,230 @@
+"""Landing batches in the raw tables: idempotent, crash-safe, nothing lost.
+
+A load is a *batch*. Its life, recorded in ``load_audit`` (ReplacingMergeTree, read with FINAL):
+
+1. ``started``: the audit record is written before any row.
+2. Rows land in ``student_scores`` and rejected rows in ``quarantine``, tagged with the batch id.
+   Landed rows are invisible to dbt: staging reads only rows of *committed* batches.
+3. Duplicate keys inside the batch are moved to the quarantine (in SQL, at any scale).
+4. ``committed``: the audit record gets ``committed_at``. This single-row insert is the commit
+   marker; the counts are checked first (rows read = rows landed + rows quarantined).
+
+A load killed at any moment leaves at most an uncommitted batch. The next load of the same source
+(same sha256) finds it, deletes its rows, marks it ``aborted`` and loads again, so a re-run ends
+with exactly the rows of one successful load. A source whose checksum is already committed is
+skipped: loading the same file twice changes nothing. A bad file (unreadable, wrong header, ...)
+rolls its batch back and records ``failed``.
+
+Why a commit marker rather than insert deduplication tokens or ReplacingMergeTree: it makes a
+whole file atomic (not one insert block), it works the same on chDB, a single server and a
+cluster, and corrections stay expressible (a later batch with the same key wins in the fact table).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import pyarrow as pa
+from clickhouse_connect.driver.client import Client
+
+from loaders.schema import AUDIT_TABLE, INPUT_COLUMN_NAMES, QUARANTINE_TABLE, SCORES_TABLE, raw_table_ddl
+from loaders.validation import Rejected
+
+KEY = ("school_year", "test_id", "student_id")
+
+
+@dataclass(frozen=True)
+class PreviousLoad:
+    batch_id: str
+    source: str
+    committed_at: dt.datetime
+    rows_landed: int
+    rows_quarantined: int
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    rows_read: int
+    rows_landed: int
+    rows_quarantined: int
+
+
+class Landing:
+    """The raw tables of one warehouse."""
+
+    def __init__(self, client: Client, database: str) -> None:
+        self.client = client
+        self.database = database
+
+    def table(self, name: str) -> str:
+        return f"`{self.database}`.`{name}`"
+
+    def ensure_schema(self) -> None:
+        for statement in raw_table_ddl(self.database):
+            self.client.command(statement)
+
+    # -- batch lifecycle -------------------------------------------------------------------
+
+    def previous_load(self, checksum: str) -> PreviousLoad | None:
+        rows = self.client.query(
+            f"""
+            SELECT batch_id, source, committed_at, rows_landed, rows_quarantined
+            FROM {self.table(AUDIT_TABLE)} FINAL
+            WHERE source_checksum = {{checksum:String}} AND status = 'committed'
+            ORDER BY committed_at LIMIT 1
+            """,
+            parameters={"checksum": checksum},
+        ).result_rows
+        return PreviousLoad(*rows[0]) if rows else None
+
+    def abort_unfinished(self, checksum: str) -> list[str]:
+        """Roll back batches of this source left ``started`` by a killed load."""
+        batch_ids = [
+            r[0]
+            for r in self.client.query(
+                f"""
+                SELECT batch_id FROM {self.table(AUDIT_TABLE)} FINAL
+                WHERE source_checksum = {{checksum:String}} AND status = 'started'
+                """,
+                parameters={"checksum": checksum},
+            ).result_rows
+        ]
+        for batch_id in batch_ids:
+            self._delete_rows(batch_id)
+            self._set_status(batch_id, "aborted", "rolled back: the load did not finish")
+        return batch_ids
+
+    def begin(self, source: str, checksum: str, source_bytes: int) -> str:
+        batch_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:12]
+        self.client.command(
+            f"""
+            INSERT INTO {self.table(AUDIT_TABLE)}
+                (batch_id, source, source_checksum, source_bytes, rows_read, rows_landed,
+                 rows_quarantined, status, message, started_at, _updated_at)
+            VALUES ({{b:String}}, {{s:String}}, {{c:String}}, {{n:UInt64}}, 0, 0, 0, 'started', '',
+                    now64(6), now64(6))
+            """,
+            parameters={"b": batch_id, "s": source, "c": checksum, "n": source_bytes},
+        )
+        return batch_id
+
+    def land(self, batch_id: str, rows: pa.Table) -> None:
+        """Insert validated rows (INPUT_SCHEMA + _row_number) into the raw table."""
+        if rows.num_rows == 0:
+            return
+        rows = rows.append_column("_batch_id", pa.array([batch_id] * rows.num_rows, pa.string()))
+        self.client.insert_arrow(SCORES_TABLE, rows, database=self.database)
+
+    def quarantine(self, batch_id: str, source: str, rejected: Rejected) -> None:
+        if not len(rejected):
+            return
+        n = len(rejected)
+        table = pa.table(
+            {
+                "_batch_id": pa.array([batch_id] * n, pa.string()),
+                "source": pa.array([source] * n, pa.string()),
+                "row_number": pa.array(rejected.row_numbers, pa.uint64()),
+                "column": pa.array(rejected.columns, pa.string()),
+                "reason": pa.array(rejected.reasons, pa.string()),
+                "raw_row": pa.array(rejected.raw_rows, pa.string()),
+            }
+        )
+        self.client.insert_arrow(QUARANTINE_TABLE, table, database=self.database)
+
+    def quarantine_duplicates(self, batch_id: str, source: str) -> int:
+        """Move rows whose key repeats an earlier row of the same batch to the quarantine.
+
+        The first row of a key stays; later rows go to the quarantine naming the first row. A hash
+        pass finds candidate keys first, so memory stays small at any batch size.
+        """
+        scores, key = self.table(SCORES_TABLE), ", ".join(KEY)
+        values = ", ".join(INPUT_COLUMN_NAMES)
+        params = {"b": batch_id, "s": source}
+        duplicated_keys = f"""
+            SELECT {key}, min(_row_number) AS first_row, uniqExact(cityHash64({values})) = 1 AS exact
+            FROM {scores}
+            WHERE _batch_id = {{b:String}}
+              AND cityHash64({key}) IN (
+                  SELECT cityHash64({key}) AS h FROM {scores} WHERE _batch_id = {{b:String}}
+                  GROUP BY h HAVING count() > 1)
+            GROUP BY {key} HAVING count() > 1
+        """
+        before = self.counts(batch_id)[1]
+        self.client.command(
+            f"""
+            INSERT INTO {self.table(QUARANTINE_TABLE)} (_batch_id, source, row_number, column, reason, raw_row)
+            SELECT {{b:String}}, {{s:String}}, s._row_number, 'student_id',
+                   concat(if(d.exact, 'duplicate of row ',
+                             'conflicting duplicate: same school_year, test_id and student_id as row '),
+                          toString(d.first_row)),
+                   formatRowNoNewline('JSONEachRow', {", ".join(f"s.{c}" for c in INPUT_COLUMN_NAMES)})
+            FROM {scores} AS s INNER JOIN ({duplicated_keys}) AS d USING ({key})
+            WHERE s._batch_id = {{b:String}} AND s._row_number != d.first_row
+            """,
+            parameters=params,
+        )
+        moved = self.counts(batch_id)[1] - before
+        if moved:
+            # rejected rows never landed, so every quarantined row number of the batch can go
+            self.client.command(
+                f"""
+                DELETE FROM {scores} WHERE _batch_id = {{b:String}} AND _row_number IN (
+                    SELECT row_number FROM {self.table(QUARANTINE_TABLE)} WHERE _batch_id = {{b:String}})
+                """,
+                parameters=params,
+            )
+        return moved
+
+    def counts(self, batch_id: str) -> tuple[int, int]:
+        landed = self.client.command(
+            f"SELECT count() FROM {self.table(SCORES_TABLE)} WHERE _batch_id = {{b:String}}",
+            parameters={"b": batch_id},
+        )
+        quarantined = self.client.command(
+            f"SELECT count() FROM {self.table(QUARANTINE_TABLE)} WHERE _batch_id = {{b:String}}",
+            parameters={"b": batch_id},
+        )
+        return int(landed), int(quarantined)
+
+    def commit(self, batch_id: str, rows_read: int, message: str = "") -> BatchCounts:
+        landed, quarantined = self.counts(batch_id)
+        if landed + quarantined != rows_read:
+            raise RuntimeError(
+                f"batch {batch_id}: read {rows_read} rows but landed {landed} and quarantined {quarantined}"
+            )
+        self.client.command(
+            f"""
+            INSERT INTO {self.table(AUDIT_TABLE)}
+            SELECT batch_id, source, source_checksum, source_bytes,
+                   {{r:UInt64}}, {{l:UInt64}}, {{q:UInt64}}, 'committed', {{m:String}},
+                   started_at, now64(6), now64(6), now64(6)
+            FROM {self.table(AUDIT_TABLE)} FINAL WHERE batch_id = {{b:String}}
+            """,
+            parameters={"b": batch_id, "r": rows_read, "l": landed, "q": quarantined, "m": message},
+        )
+        return BatchCounts(rows_read, landed, quarantined)
+
+    def fail(self, batch_id: str, message: str) -> None:
+        """Roll a batch back after an error: no row of it stays."""
+        self._delete_rows(batch_id)
+        self._set_status(batch_id, "failed", message)
+
+    def _delete_rows(self, batch_id: str) -> None:
+        for table in (SCORES_TABLE, QUARANTINE_TABLE):
+            self.client.command(
+                f"DELETE FROM {self.table(table)} WHERE _batch_id = {{b:String}}",
+                parameters={"b": batch_id},
+            )
+
+    def _set_status(self, batch_id: str, status: str, message: str) -> None:
+        self.client.command(
+            f"""
+            INSERT INTO {self.table(AUDIT_TABLE)}
+            SELECT batch_id, source, source_checksum, source_bytes, rows_read, rows_landed,
+                   rows_quarantined, {{st:String}}, {{m:String}}, started_at, now64(6), NULL, now64(6)
+            FROM {self.table(AUDIT_TABLE)} FINAL WHERE batch_id = {{b:String}}
+            """,
+            parameters={"b": batch_id, "st": status, "m": message[:2000]},
+        )

@@ -1,0 +1,518 @@
+"""Read score files (CSV, Parquet, JSON lines; gzip accepted) as Arrow batches with row numbers.
+
+Readers check what makes a whole file unusable and raise :class:`FileError` naming the file (and
+row and column where there is one): missing or unreadable file, empty file, content that is not
+what the extension says, wrong or missing header, wrong delimiter, extra columns, bad encoding,
+truncated gzip, Parquet columns of the wrong type. Problems of single rows (too few or too many
+fields, invalid JSON) become rejected rows for the quarantine; values are checked in validation.
+
+Row numbers count data rows from 1 (a CSV header is row 0; in JSON lines, row = line number).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from loaders.schema import INPUT_COLUMN_NAMES, INPUT_COLUMNS
+from loaders.validation import Rejected
+
+FORMATS = ("csv", "parquet", "jsonl")
+CSV_BLOCK_BYTES = 16 << 20
+PARQUET_BATCH_ROWS = 256 * 1024
+JSONL_BATCH_ROWS = 100_000
+
+
+class FileError(Exception):
+    """A file that cannot be loaded at all. Nothing of it is kept."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str, row: int | None = None,
+                 column: str | None = None) -> None:
+        where = str(path)
+        if row is not None:
+            where += f", row {row}"
+        if column is not None:
+            where += f", column {column}"
+        super().__init__(f"{where}: {message}")
+        self.path, self.row, self.column = str(path), row, column
+
+
+@dataclass
+class SourceBatch:
+    table: pa.Table  # the contract columns, text or typed
+    row_numbers: pa.Array  # uint64, one per row of table
+    rejected: Rejected = field(default_factory=lambda: Rejected([], [], [], []))
+
+
+@dataclass(frozen=True)
+class FileSource:
+    path: Path
+    format: str
+    compressed: bool
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+
+# -- finding files ----------------------------------------------------------------------------
+
+_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
+             ".json": "jsonl"}
+
+
+def format_of(path: Path, override: str | None = None) -> tuple[str, bool]:
+    """(format, gzip-compressed) from the file name, e.g. scores.csv.gz -> ("csv", True)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compressed = bool(suffixes) and suffixes[-1] == ".gz"
+    if compressed:
+        suffixes = suffixes[:-1]
+    if override:
+        return override, compressed
+    if suffixes and suffixes[-1] in _SUFFIXES:
+        return _SUFFIXES[suffixes[-1]], compressed
+    raise FileError(path, "unknown file type: use .csv, .parquet or .jsonl (optionally .gz), or pass --format")
+
+
+def discover(patterns: list[str], format_override: str | None = None) -> list[FileSource]:
+    """Files named by paths, globs or folders (folders: every supported file inside, recursively)."""
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            children = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            supported = [p for p in children if _supported(p) or format_override]
+            if not supported:
+                raise FileError(path, "folder contains no .csv, .parquet or .jsonl files")
+            found.extend(supported)
+        elif any(ch in pattern for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise FileError(pattern, "no file matches this pattern")
+            found.extend(matches)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise FileError(path, "no such file or folder")
+    sources, seen = [], set()
+    for p in found:
+        resolved = p.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        fmt, compressed = format_of(p, format_override)
+        sources.append(FileSource(p, fmt, compressed))
+    return sources
+
+
+def _supported(path: Path) -> bool:
+    try:
+        format_of(path)
+    except FileError:
+        return False
+    return True
+
+
+# -- whole-file checks ------------------------------------------------------------------------
+
+def checksum(path: Path) -> tuple[str, int]:
+    """sha256 and size of the file's bytes; raises FileError when it cannot be read."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(8 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    except PermissionError:
+        raise FileError(path, "permission denied: the file cannot be read") from None
+    except IsADirectoryError:
+        raise FileError(path, "is a folder, not a file") from None
+    except OSError as ex:
+        raise FileError(path, f"cannot be read: {ex.strerror or ex}") from None
+    return digest.hexdigest(), size
+
+
+def _sniff(head: bytes) -> str:
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith((b"{", b"[")):
+        return "jsonl"
+    if not text:
+        return "empty"
+    if b"\x00" in head[:4096]:
+        return "binary"
+    return "csv"
+
+
+_KIND_NAMES = {"parquet": "a Parquet file", "gzip": "gzip-compressed data", "jsonl": "JSON text",
+               "csv": "delimited text (CSV)", "binary": "binary data", "utf-16": "UTF-16 text"}
+
+
+def check_content(source: FileSource) -> None:
+    """The bytes are what the name says: Parquet magic, gzip magic, text for CSV / JSON lines."""
+    path = source.path
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    if not head:
+        raise FileError(path, "the file is empty")
+    kind = _sniff(head)
+    if source.compressed:
+        if kind != "gzip":
+            raise FileError(path, f"named .gz but is not gzip-compressed (it looks like {_KIND_NAMES[kind]})")
+        try:
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(8192)
+        except (OSError, EOFError) as ex:
+            raise FileError(path, f"the gzip data is corrupt or truncated ({ex})") from None
+        if not head:
+            raise FileError(path, "the file is empty (after decompression)")
+        kind = _sniff(head)
+    if source.format == "parquet":
+        if kind != "parquet":
+            raise FileError(path, f"is not a Parquet file: it looks like {_KIND_NAMES.get(kind, kind)}")
+        return
+    if kind == "utf-16":
+        raise FileError(path, "is UTF-16 encoded; save it as UTF-8")
+    if kind in ("parquet", "gzip", "binary"):
+        expected = "CSV" if source.format == "csv" else "JSON lines"
+        raise FileError(path, f"is not {expected}: it looks like {_KIND_NAMES[kind]}")
+    if kind == "empty":
+        raise FileError(path, "the file is empty (only blank lines)")
+    if source.format == "jsonl" and kind != "jsonl":
+        raise FileError(path, "is not JSON lines: the first line is not a JSON object")
+
+
+# -- CSV --------------------------------------------------------------------------------------
+
+@dataclass
+class BytesRead:
+    """How far a reader got in its file (compressed bytes for .gz), for progress bars."""
+
+    count: int = 0
+
+
+class _CountingReader(io.RawIOBase):
+    def __init__(self, handle: IO[bytes], tally: BytesRead) -> None:
+        self.handle = handle
+        self.tally = tally
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.handle.readinto(buffer)  # type: ignore[attr-defined]
+        self.tally.count += n or 0
+        return n or 0
+
+
+def _open_text_stream(source: FileSource, handle: IO[bytes], tally: BytesRead | None) -> IO[bytes]:
+    buffered = io.BufferedReader(_CountingReader(handle, tally or BytesRead()), buffer_size=1 << 20)
+    if source.compressed:
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    return buffered
+
+
+def _header_problem(names: list[str], delimiter: str, ignore_extra: bool) -> str | None:
+    cleaned = [n.strip() for n in names]
+    missing = [c for c in INPUT_COLUMN_NAMES if c not in cleaned]
+    extra = [c for c in cleaned if c not in INPUT_COLUMN_NAMES]
+    duplicated = sorted({c for c in cleaned if cleaned.count(c) > 1})
+    if len(cleaned) == 1 and missing:
+        for candidate, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"), (",", "comma")):
+            if candidate != delimiter and candidate in names[0]:
+                return (f"the header has one column; the file looks {label}-delimited "
+                        f"(pass --delimiter {candidate!r}); expected columns: {', '.join(INPUT_COLUMN_NAMES)}")
+    if duplicated:
+        return f"the header repeats columns: {', '.join(duplicated)}"
+    if missing:
+        if not any(c in INPUT_COLUMN_NAMES for c in cleaned):
+            return (f"wrong or missing header: found {', '.join(repr(c[:30]) for c in cleaned[:5])}"
+                    f"{'...' if len(cleaned) > 5 else ''}; expected a header row with: "
+                    f"{', '.join(INPUT_COLUMN_NAMES)}")
+        return f"the header lacks columns: {', '.join(missing)}"
+    if extra and not ignore_extra:
+        return (f"the header has unexpected columns: {', '.join(extra)} "
+                "(pass --ignore-extra-columns to load the file without them)")
+    return None
+
+
+def _read_csv_header(source: FileSource, delimiter: str) -> list[str]:
+    with source.path.open("rb") as raw:
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if source.compressed else raw
+        try:
+            first = stream.readline(1 << 20)
+        except (OSError, EOFError) as ex:
+            raise FileError(source.path, f"the gzip data is corrupt or truncated ({ex})") from None
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileError(source.path, "the header is not valid UTF-8; save the file as UTF-8", row=0) from None
+    return next(csv.reader([text], delimiter=delimiter), [])
+
+
+def _fill_row_numbers(start: int, count: int, skipped: list[int]) -> tuple[np.ndarray, int]:
+    """Numbers of ``count`` good rows from ``start`` on, jumping over row numbers in ``skipped``."""
+    skip = np.array(sorted(n for n in skipped if n >= start), dtype=np.int64)
+    numbers = np.arange(start, start + count, dtype=np.int64)
+    if len(skip):
+        # the k-th good row is start + k + (number of skipped rows at or before it)
+        for s in skip:
+            numbers[numbers >= s] += 1
+    end = int(numbers[-1]) + 1 if count else start
+    return numbers, end
+
+
+def _decode_utf8(source: FileSource, table: pa.Table, numbers: np.ndarray) -> pa.Table:
+    columns = []
+    for name in table.column_names:
+        column = table.column(name)
+        try:
+            columns.append(column.cast(pa.string()))
+        except pa.ArrowInvalid:
+            values = column.to_pylist()
+            for i, value in enumerate(values):
+                try:
+                    (value or b"").decode("utf-8")
+                except UnicodeDecodeError:
+                    raise FileError(
+                        source.path,
+                        f"not valid UTF-8 ({value[:40]!r}); the file must be UTF-8 encoded "
+                        "(convert it, e.g. iconv -f latin1 -t utf-8)",
+                        row=int(numbers[i]),
+                        column=name,
+                    ) from None
+            raise
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def read_csv(source: FileSource, delimiter: str = ",", ignore_extra: bool = False,
+             tally: BytesRead | None = None) -> Iterator[SourceBatch]:
+    names = _read_csv_header(source, delimiter)
+    problem = _header_problem(names, delimiter, ignore_extra)
+    if problem:
+        raise FileError(source.path, problem, row=0)
+    header = [n.strip() for n in names]
+    skipped: list[int] = []
+    rejected = Rejected([], [], [], [])
+
+    def on_invalid(row: Any) -> str:
+        number = int(row.number) - 1 if row.number and row.number > 0 else -1
+        skipped.append(number)
+        rejected.row_numbers.append(number)
+        rejected.columns.append("")
+        rejected.reasons.append(
+            f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        )
+        rejected.raw_rows.append(row.text[:10000])
+        return "skip"
+
+    handle = source.path.open("rb")
+    stream = _open_text_stream(source, handle, tally)
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES, column_names=header,
+                                           skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.binary() for n in header},
+                include_columns=list(INPUT_COLUMN_NAMES),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        next_row = 1
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            table = pa.Table.from_batches([batch])
+            numbers, next_row = _fill_row_numbers(next_row, table.num_rows, skipped)
+            table = _decode_utf8(source, table, numbers)
+            out = SourceBatch(table, pa.array(numbers.astype(np.uint64)))
+            if len(rejected):
+                out.rejected = Rejected(list(rejected.row_numbers), list(rejected.columns),
+                                        list(rejected.reasons), list(rejected.raw_rows))
+                for part in (rejected.row_numbers, rejected.columns, rejected.reasons, rejected.raw_rows):
+                    part.clear()
+            yield out
+        if len(rejected):
+            yield SourceBatch(pa.Table.from_pylist([], schema=_text_schema()), pa.array([], pa.uint64()),
+                              rejected)
+    except (pa.ArrowInvalid, OSError, EOFError) as ex:
+        message = str(ex)
+        if "straddling" in message or "block" in message and "larger" in message:
+            raise FileError(source.path, f"a row is larger than {CSV_BLOCK_BYTES >> 20} MB", row=None) from None
+        if source.compressed and any(w in message.lower() for w in ("gzip", "compressed", "truncated", "eof",
+                                                                    "end of stream", "crc")):
+            raise FileError(source.path, "the gzip data is corrupt or truncated") from None
+        raise FileError(source.path, f"cannot be parsed as CSV: {message}") from None
+    finally:
+        stream.close()
+        handle.close()
+
+
+def _text_schema() -> pa.Schema:
+    return pa.schema([pa.field(n, pa.string()) for n in INPUT_COLUMN_NAMES])
+
+
+# -- JSON lines -------------------------------------------------------------------------------
+
+def read_jsonl(source: FileSource, ignore_extra: bool = False,
+               tally: BytesRead | None = None) -> Iterator[SourceBatch]:
+    handle = source.path.open("rb")
+    stream = _open_text_stream(source, handle, tally)
+    decoder = codecs.getincrementaldecoder("utf-8")
+    known = set(INPUT_COLUMN_NAMES)
+    try:
+        columns: dict[str, list[Any]] = {n: [] for n in INPUT_COLUMN_NAMES}
+        numbers: list[int] = []
+        rejected = Rejected([], [], [], [])
+        line_number = 0
+        for raw in stream:
+            line_number += 1
+            try:
+                text = decoder().decode(raw, final=True)
+            except UnicodeDecodeError:
+                raise FileError(source.path, "not valid UTF-8; the file must be UTF-8 encoded",
+                                row=line_number) from None
+            if line_number == 1:
+                text = text.lstrip("\ufeff")
+            stripped = text.strip()
+            if not stripped:
+                continue  # blank lines are not rows
+            problem, record = _parse_json_line(stripped, known, ignore_extra)
+            if problem:
+                rejected.row_numbers.append(line_number)
+                rejected.columns.append("")
+                rejected.reasons.append(problem)
+                rejected.raw_rows.append(stripped[:10000])
+                continue
+            numbers.append(line_number)
+            for name in INPUT_COLUMN_NAMES:
+                value = record.get(name)
+                columns[name].append(_json_value_as_text(value))
+            if len(numbers) >= JSONL_BATCH_ROWS:
+                yield _jsonl_batch(columns, numbers, rejected)
+                columns = {n: [] for n in INPUT_COLUMN_NAMES}
+                numbers, rejected = [], Rejected([], [], [], [])
+        if numbers or len(rejected):
+            yield _jsonl_batch(columns, numbers, rejected)
+        if line_number == 0:
+            raise FileError(source.path, "the file is empty")
+    except (OSError, EOFError) as ex:
+        if source.compressed:
+            raise FileError(source.path, f"the gzip data is corrupt or truncated ({ex})") from None
+        raise FileError(source.path, f"cannot be read: {ex}") from None
+    finally:
+        stream.close()
+        handle.close()
+
+
+def _parse_json_line(text: str, known: set[str], ignore_extra: bool) -> tuple[str | None, dict[str, Any]]:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as ex:
+        return f"not valid JSON: {ex.msg} at character {ex.pos + 1}", {}
+    except RecursionError:
+        return "not valid JSON: nested too deeply", {}
+    if not isinstance(record, dict):
+        return f"expected a JSON object, found {type(record).__name__}", {}
+    extra = [k for k in record if k not in known]
+    if extra and not ignore_extra:
+        return f"unexpected fields: {', '.join(extra[:10])} (pass --ignore-extra-columns to drop them)", {}
+    return None, record
+
+
+def _json_value_as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _jsonl_batch(columns: dict[str, list[Any]], numbers: list[int], rejected: Rejected) -> SourceBatch:
+    table = pa.table({n: pa.array(columns[n], pa.string()) for n in INPUT_COLUMN_NAMES})
+    return SourceBatch(table, pa.array(numbers, pa.uint64()), rejected)
+
+
+# -- Parquet ----------------------------------------------------------------------------------
+
+def _parquet_type_ok(name: str, arrow_type: pa.DataType) -> bool:
+    column = next(c for c in INPUT_COLUMNS if c.name == name)
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if name == "test_date":
+        return pa.types.is_date(arrow_type) or pa.types.is_timestamp(arrow_type) or pa.types.is_string(arrow_type)
+    if pa.types.is_integer(column.arrow_type):
+        return pa.types.is_integer(arrow_type)
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type)
+
+
+def parquet_file(source: FileSource) -> pq.ParquetFile:
+    try:
+        if source.compressed:
+            return pq.ParquetFile(pa.BufferReader(gzip.decompress(source.path.read_bytes())))
+        return pq.ParquetFile(source.path)
+    except (pa.ArrowInvalid, OSError, EOFError) as ex:
+        raise FileError(source.path, f"is not a readable Parquet file ({ex})") from None
+
+
+def read_parquet(source: FileSource, ignore_extra: bool = False) -> Iterator[SourceBatch]:
+    parquet = parquet_file(source)
+    schema = parquet.schema_arrow
+    names = schema.names
+    problem = _header_problem(names, ",", ignore_extra)
+    if problem:
+        raise FileError(source.path, problem.replace("header", "schema").replace("--delimiter", "--format"))
+    wrong = [
+        f"{n} is {schema.field(n).type}" for n in INPUT_COLUMN_NAMES if not _parquet_type_ok(n, schema.field(n).type)
+    ]
+    if wrong:
+        raise FileError(
+            source.path,
+            "columns have the wrong type: " + "; ".join(wrong)
+            + " (ids and names must be strings, grade/school_year/scores/level integers, test_date a date)",
+            column=wrong[0].split(" ")[0],
+        )
+    next_row = 1
+    try:
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=list(INPUT_COLUMN_NAMES)):
+            table = pa.Table.from_batches([batch])
+            numbers = pa.array(np.arange(next_row, next_row + table.num_rows, dtype=np.uint64))
+            next_row += table.num_rows
+            yield SourceBatch(table, numbers)
+    except (pa.ArrowInvalid, OSError) as ex:
+        raise FileError(source.path, f"is corrupt after row {next_row - 1} ({ex})") from None
+
+
+def parquet_rows(source: FileSource) -> int:
+    return int(parquet_file(source).metadata.num_rows)

@@ -1,0 +1,70 @@
+"""Reference data shared with dbt: the seed files in seeds/ are the single source of truth.
+
+The loaders read them directly (validation needs the known subjects and tests before dbt runs);
+dbt loads the same files as seeds for the models.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from loaders.config import PROJECT_DIR
+
+SEEDS_DIR = PROJECT_DIR / "seeds"
+
+
+def _read(seeds_dir: Path, name: str) -> list[dict[str, str]]:
+    with (seeds_dir / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@dataclass(frozen=True)
+class Subject:
+    code: str
+    name: str
+    dimensions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Test:
+    test_id: str
+    subject: str
+    window_order: int
+
+
+@dataclass(frozen=True)
+class Reference:
+    subjects: tuple[Subject, ...]
+    tests: tuple[Test, ...]
+    # subject -> ascending minimum scores of levels 2, 3, 4 (level = 1 + number of cuts reached)
+    level_cuts: dict[str, tuple[int, ...]]
+
+    @property
+    def subject_codes(self) -> frozenset[str]:
+        return frozenset(s.code for s in self.subjects)
+
+    @property
+    def test_subject(self) -> dict[str, str]:
+        return {t.test_id: t.subject for t in self.tests}
+
+    def level_for(self, subject: str, score: int) -> int:
+        return 1 + sum(score >= cut for cut in self.level_cuts[subject])
+
+
+@cache
+def load_reference(seeds_dir: Path = SEEDS_DIR) -> Reference:
+    subjects = tuple(
+        Subject(r["subject"], r["subject_name"], tuple(d for d in r["dimensions"].split("|") if d))
+        for r in _read(seeds_dir, "subjects.csv")
+    )
+    tests = tuple(
+        Test(r["test_id"], r["subject"], int(r["window_order"])) for r in _read(seeds_dir, "tests.csv")
+    )
+    cuts: dict[str, list[int]] = {}
+    for r in _read(seeds_dir, "performance_levels.csv"):
+        if int(r["performance_level"]) > 1:
+            cuts.setdefault(r["subject"], []).append(int(r["min_score"]))
+    return Reference(subjects, tests, {s: tuple(sorted(c)) for s, c in cuts.items()})

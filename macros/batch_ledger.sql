@@ -1,0 +1,124 @@
+{#-
+    Batch bookkeeping for exact incremental models.
+
+    Loaders land rows in batches; a batch becomes visible when its audit record is committed.
+    Each incremental model applies whole batches and records which ones it has applied in the
+    ledger table `dbt_batch_ledger` (model, batch_id). A model's next run applies the batches its
+    upstream has applied and it has not: the fact table takes committed batches from the load
+    audit, the marts take the batches the fact table (or their upstream) has applied.
+
+    Why a ledger and not a watermark: an interrupted run leaves its batches unrecorded, so the
+    next run applies them again (every model's apply step is idempotent); a watermark read back
+    from the target table could skip rows after a partial insert.
+
+    A run only considers batches committed before it started (`run_started_snapshot`, taken on
+    the warehouse's clock by the on-run-start hook), so the model and its post-hook agree on the
+    set even while loaders keep committing.
+-#}
+
+{#- `on cluster <name>` when the profile names a cluster (see README: running on a cluster). -#}
+{% macro cluster_clause() -%}
+    {%- set cluster = adapter.get_clickhouse_cluster_name() -%}
+    {%- if cluster %}on cluster {{ cluster }}{% endif -%}
+{%- endmacro %}
+
+{% macro batch_ledger_relation() -%}
+    `{{ target.schema }}`.`dbt_batch_ledger`
+{%- endmacro %}
+
+{% macro run_snapshots_relation() -%}
+    `{{ target.schema }}`.`dbt_run_snapshots`
+{%- endmacro %}
+
+{% macro create_batch_ledger() -%}
+    create table if not exists {{ batch_ledger_relation() }} {{ cluster_clause() }} (
+        model String comment 'Model (table name) that applied the batch',
+        batch_id String comment 'load_audit.batch_id',
+        applied_at DateTime64(3) default now64(3),
+        invocation_id String comment 'dbt invocation that applied it'
+    )
+    engine = ReplacingMergeTree(applied_at)
+    order by (model, batch_id)
+    comment 'Which load batches each incremental model has applied (see macros/batch_ledger.sql)'
+{%- endmacro %}
+
+{% macro create_run_snapshots() -%}
+    create table if not exists {{ run_snapshots_relation() }} {{ cluster_clause() }} (
+        invocation_id String,
+        started_at DateTime64(6)
+    )
+    engine = MergeTree
+    order by invocation_id
+    ttl toDateTime(started_at) + interval 30 day
+    comment 'Warehouse clock at the start of each dbt invocation'
+{%- endmacro %}
+
+{% macro take_run_snapshot() -%}
+    insert into {{ run_snapshots_relation() }} (invocation_id, started_at)
+    values ('{{ invocation_id }}', now64(6))
+{%- endmacro %}
+
+{% macro run_started_snapshot() -%}
+    (
+        select coalesce(max(started_at), now64(6))
+        from {{ run_snapshots_relation() }}
+        where invocation_id = '{{ invocation_id }}'
+    )
+{%- endmacro %}
+
+{#- Every batch this run may see: committed before the run started. -#}
+{% macro batches_visible_in_run() -%}
+        select batch_id
+        from {{ ref('stg_raw__load_audit') }}
+        where status = 'committed' and committed_at <= {{ run_started_snapshot() }}
+{%- endmacro %}
+
+{#- Batches to apply in this run: a subquery returning batch_id.
+    upstream: none for models reading the loaders' batches directly, else the upstream model name. -#}
+{% macro batches_to_apply(upstream=none) -%}
+    {%- if upstream is none -%}
+        {{ batches_visible_in_run() }}
+    {%- else -%}
+        select batch_id
+        from {{ batch_ledger_relation() }}
+        where model = '{{ upstream }}'
+    {%- endif %}
+    {%- if is_incremental() %}
+            and batch_id not in (
+                select batch_id from {{ batch_ledger_relation() }}
+                where model = '{{ this.identifier }}'
+            )
+    {%- endif %}
+{%- endmacro %}
+
+{#- Pre-hook: a full build starts the model's ledger afresh. -#}
+{% macro reset_applied_batches() -%}
+    {%- if not is_incremental() -%}
+        delete from {{ batch_ledger_relation() }} where model = '{{ this.identifier }}'
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook: record the batches this run applied (the same set batches_to_apply returned). -#}
+{% macro record_applied_batches(upstream=none) -%}
+    insert into {{ batch_ledger_relation() }} (model, batch_id, invocation_id)
+    select '{{ this.identifier }}', batch_id, '{{ invocation_id }}'
+    from ({{ batches_to_apply(upstream) }})
+{%- endmacro %}
+
+{#-
+    Hooks of an incremental model that recomputes whole groups (see the agg_ models):
+    pre-hooks reset the ledger on a full build and delete the groups to recompute;
+    the post-hook records the applied batches. Returned as hook strings, rendered at run time.
+-#}
+{% macro group_recompute_pre_hooks(group_columns, upstream) -%}
+    {{ return([
+        "{{ reset_applied_batches() }}",
+        "{{ delete_recomputed_rows(" ~ group_columns ~ ", affected_groups(" ~ group_columns ~ ", '" ~ upstream ~ "')) }}",
+    ]) }}
+{%- endmacro %}
+
+{% macro group_recompute_post_hooks(upstream) -%}
+    {{ return(["{{ record_applied_batches('" ~ upstream ~ "') }}"]) }}
+{%- endmacro %}

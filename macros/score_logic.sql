@@ -1,0 +1,25 @@
+{#- Business rules on scores, shared by every model that needs them. -#}
+
+{#- Performance level 1-4 from the score and the subject's cut scores (int_performance_level_cuts). -#}
+{% macro performance_level(score, level_min_scores) -%}
+    toUInt8(1 + arrayCount(cut -> {{ score }} >= cut, {{ level_min_scores }}))
+{%- endmacro %}
+
+{#- Bounds of a score band from seeds/score_bands.csv, as scalar subqueries. -#}
+{% macro band_bound(band, bound) -%}
+    (select toUInt8({{ bound }}) from {{ ref('score_bands') }} where band = '{{ band }}')
+{%- endmacro %}
+
+{% macro in_band(score, band) -%}
+    {{ score }} between {{ band_bound(band, 'min_score') }} and {{ band_bound(band, 'max_score') }}
+{%- endmacro %}
+
+{#- The version order of score rows: the latest load wins, then the later row of the file. -#}
+{% macro score_version() -%}
+    (_batch_id, _row_number)
+{%- endmacro %}
+
+{#- The value from the most recently loaded row of a group (names can change between loads). -#}
+{% macro latest(column) -%}
+    argMax({{ column }}, {{ score_version() }})
+{%- endmacro %}

@@ -1,0 +1,81 @@
+{#-
+    One row per student, test and school year: the latest version of the score (the latest load
+    wins; see macros/score_logic.sql). Incremental by load batch (macros/batch_ledger.sql): a run
+    deletes the scores its new batches touch and inserts their latest versions.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        engine='MergeTree()',
+        order_by='(school_year, district_id, school_id, teacher_id, test_id, student_id)',
+        partition_by='toYYYYMM(test_date)',
+        pre_hook=[
+            "{{ reset_applied_batches() }}",
+            "{{ delete_recomputed_rows(['school_year', 'test_id', 'student_id'], changed_score_keys()) }}",
+        ],
+        post_hook=["{{ record_applied_batches() }}"],
+        query_settings={'optimize_aggregation_in_order': 1},
+    )
+}}
+
+with
+
+versions as (
+    select *
+    from {{ ref('stg_raw__student_scores') }}
+    where _batch_id in ({{ batches_visible_in_run() }})
+    {% if is_incremental() %}
+        and school_year in (select school_year from ({{ changed_score_keys() }}))
+        and (school_year, test_id, student_id) in ({{ changed_score_keys() }})
+    {% endif %}
+),
+
+latest as (
+    select
+        school_year,
+        test_id,
+        student_id,
+        {{ latest('teacher_id') }} as teacher_id,
+        {{ latest('teacher_name') }} as teacher_name,
+        {{ latest('school_id') }} as school_id,
+        {{ latest('school_name') }} as school_name,
+        {{ latest('district_id') }} as district_id,
+        {{ latest('district_name') }} as district_name,
+        {{ latest('state_id') }} as state_id,
+        {{ latest('subject') }} as subject,
+        {{ latest('grade') }} as grade,
+        {{ latest('test_date') }} as test_date,
+        {{ latest('overall_score') }} as overall_score,
+        {{ latest('reported_performance_level') }} as reported_performance_level,
+        {{ latest('dimension_scores') }} as dimension_scores,
+        max({{ score_version() }}) as version,
+        count() as versions_loaded
+    from versions
+    group by school_year, test_id, student_id
+)
+
+select
+    latest.school_year as school_year,
+    latest.district_id as district_id,
+    latest.school_id as school_id,
+    latest.teacher_id as teacher_id,
+    latest.test_id as test_id,
+    latest.student_id as student_id,
+    latest.state_id as state_id,
+    latest.subject as subject,
+    latest.grade as grade,
+    latest.test_date as test_date,
+    latest.overall_score as overall_score,
+    {{ performance_level('latest.overall_score', 'cuts.level_min_scores') }} as performance_level,
+    latest.reported_performance_level as reported_performance_level,
+    latest.dimension_scores as dimension_scores,
+    latest.teacher_name as teacher_name,
+    latest.school_name as school_name,
+    latest.district_name as district_name,
+    toLowCardinality(tupleElement(latest.version, 1)) as _batch_id,
+    tupleElement(latest.version, 2) as _row_number,
+    toUInt32(latest.versions_loaded) as versions_loaded
+from latest
+inner join {{ ref('int_performance_level_cuts') }} as cuts
+    on latest.subject = cuts.subject
