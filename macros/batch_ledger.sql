@@ -60,17 +60,17 @@
 
 {% macro run_started_snapshot() -%}
     (
-        select coalesce(max(started_at), now64(6))
-        from {{ run_snapshots_relation() }}
-        where invocation_id = '{{ invocation_id }}'
+        select coalesce(max(snapshots.started_at), now64(6))
+        from {{ run_snapshots_relation() }} as snapshots
+        where snapshots.invocation_id = '{{ invocation_id }}'
     )
 {%- endmacro %}
 
 {#- Every batch this run may see: committed before the run started. -#}
 {% macro batches_visible_in_run() -%}
-        select batch_id
-        from {{ ref('stg_raw__load_audit') }}
-        where status = 'committed' and committed_at <= {{ run_started_snapshot() }}
+        select batches.batch_id
+        from {{ ref('stg_raw__load_audit') }} as batches
+        where batches.status = 'committed' and batches.committed_at <= {{ run_started_snapshot() }}
 {%- endmacro %}
 
 {#- Batches to apply in this run: a subquery returning batch_id.
@@ -79,14 +79,14 @@
     {%- if upstream is none -%}
         {{ batches_visible_in_run() }}
     {%- else -%}
-        select batch_id
-        from {{ batch_ledger_relation() }}
-        where model = '{{ upstream }}'
+        select batches.batch_id
+        from {{ batch_ledger_relation() }} as batches
+        where batches.model = '{{ upstream }}'
     {%- endif %}
     {%- if is_incremental() %}
-            and batch_id not in (
-                select batch_id from {{ batch_ledger_relation() }}
-                where model = '{{ this.identifier }}'
+            and batches.batch_id not in (
+                select applied.batch_id from {{ batch_ledger_relation() }} as applied
+                where applied.model = '{{ this.identifier }}'
             )
     {%- endif %}
 {%- endmacro %}

@@ -6,16 +6,23 @@
 -#}
 
 {% macro changed_score_keys(upstream=none) -%}
-    select school_year, test_id, student_id
-    from {{ ref('stg_raw__student_scores') }}
-    where _batch_id in ({{ batches_to_apply(upstream) }})
+    select changed.school_year, changed.test_id, changed.student_id
+    from {{ ref('stg_raw__student_scores') }} as changed
+    where changed._batch_id in ({{ batches_to_apply(upstream) }})
+{%- endmacro %}
+
+{#- Condition: the row's score key is among the changed ones (the school_year test prunes by the
+    primary key first). -#}
+{% macro is_changed_score(upstream=none) -%}
+    school_year in (select changed_keys.school_year from ({{ changed_score_keys(upstream) }}) as changed_keys)
+    and (school_year, test_id, student_id) in ({{ changed_score_keys(upstream) }})
 {%- endmacro %}
 
 {% macro affected_groups(group_columns, upstream) -%}
     select distinct {{ group_columns | join(', ') }}
     from {{ ref('stg_raw__student_scores') }}
-    where school_year in (select school_year from ({{ changed_score_keys(upstream) }}))
-        and (school_year, test_id, student_id) in ({{ changed_score_keys(upstream) }})
+    where
+        {{ is_changed_score(upstream) }}
         and _batch_id in ({{ batches_visible_in_run() }})
 {%- endmacro %}
 

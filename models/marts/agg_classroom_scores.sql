@@ -26,6 +26,6 @@ select
     {{ score_metrics() }}
 from {{ ref('fct_student_scores') }}
 {% if is_incremental() %}
-where ({{ group_columns | join(', ') }}) in ({{ affected_groups(group_columns, upstream) }})
+    where ({{ group_columns | join(', ') }}) in ({{ affected_groups(group_columns, upstream) }})
 {% endif %}
 group by {{ group_columns | join(', ') }}

@@ -24,11 +24,11 @@ with
 versions as (
     select *
     from {{ ref('stg_raw__student_scores') }}
-    where _batch_id in ({{ batches_visible_in_run() }})
-    {% if is_incremental() %}
-        and school_year in (select school_year from ({{ changed_score_keys() }}))
-        and (school_year, test_id, student_id) in ({{ changed_score_keys() }})
-    {% endif %}
+    where
+        _batch_id in ({{ batches_visible_in_run() }})
+        {% if is_incremental() %}
+            and {{ is_changed_score() }}
+        {% endif %}
 ),
 
 latest as (
@@ -49,7 +49,7 @@ latest as (
         {{ latest('overall_score') }} as overall_score,
         {{ latest('reported_performance_level') }} as reported_performance_level,
         {{ latest('dimension_scores') }} as dimension_scores,
-        max({{ score_version() }}) as version,
+        max({{ score_version() }}) as latest_version,
         count() as versions_loaded
     from versions
     group by school_year, test_id, student_id
@@ -73,9 +73,9 @@ select
     latest.teacher_name as teacher_name,
     latest.school_name as school_name,
     latest.district_name as district_name,
-    toLowCardinality(tupleElement(latest.version, 1)) as _batch_id,
-    tupleElement(latest.version, 2) as _row_number,
-    toUInt32(latest.versions_loaded) as versions_loaded
+    toLowCardinality(tupleElement(latest.latest_version, 1)) as _batch_id,
+    tupleElement(latest.latest_version, 2) as _row_number,
+    toUInt32(latest.latest_versions_loaded) as versions_loaded
 from latest
 inner join {{ ref('int_performance_level_cuts') }} as cuts
     on latest.subject = cuts.subject

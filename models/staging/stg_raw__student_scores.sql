@@ -21,6 +21,6 @@ select
     _loaded_at
 from {{ source('raw', 'student_scores') }}
 where _batch_id in (
-    select batch_id from {{ ref('stg_raw__load_audit') }}
-    where status = 'committed'
+    select batches.batch_id from {{ ref('stg_raw__load_audit') }} as batches
+    where batches.status = 'committed'
 )

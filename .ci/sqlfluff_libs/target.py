@@ -1,0 +1,5 @@
+"""`target` for linting with sqlfluff's jinja templater (dbt provides the real one)."""
+
+schema = "scores"
+name = "dev"
+type = "chdb"

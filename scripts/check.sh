@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every check: SQL lint, Python lint and types, the pytest suite (real chDB and dbt), and a
+# dbt build into a fresh temporary data directory. CI runs exactly this (.ci/run).
+source "$(dirname "$0")/bootstrap.sh"
+
+step() { echo; echo "==> $*"; }
+started=$SECONDS
+
+step "sqlfluff lint (clickhouse dialect)"
+sqlfluff lint models tests/*.sql analyses --disable-progress-bar --nofail-on-parse-error 2>/dev/null || sqlfluff lint models tests/*.sql analyses --disable-progress-bar
+
+step "ruff"
+ruff check .
+ruff format --check .
+
+step "mypy"
+mypy
+
+step "pytest"
+pytest -q
+
+step "dbt build into a fresh temporary data directory"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+export SCORES_CHDB_PATH="$tmp/chdb"
+scores generate --rows 20000 --quiet
+dbt build --quiet
+dbt docs generate --quiet >/dev/null
+echo "dbt build and docs OK ($SCORES_CHDB_PATH)"
+
+echo; echo "all checks passed in $((SECONDS - started))s"
