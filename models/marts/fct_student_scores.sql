@@ -75,7 +75,7 @@ select
     latest.district_name as district_name,
     toLowCardinality(tupleElement(latest.latest_version, 1)) as _batch_id,
     tupleElement(latest.latest_version, 2) as _row_number,
-    toUInt32(latest.latest_versions_loaded) as versions_loaded
+    toUInt32(latest.versions_loaded) as versions_loaded
 from latest
 inner join {{ ref('int_performance_level_cuts') }} as cuts
     on latest.subject = cuts.subject
