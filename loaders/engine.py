@@ -22,6 +22,11 @@ __all__ = ["WarehouseBusyError", "holder_of", "open_embedded_client"]
 
 _opened_in_this_process: set[str] = set()
 
+# Engine (server) settings for the embedded engine. chDB sizes the merge/mutation pool by the core
+# count (2 here); a lightweight DELETE with a subquery occupies one task per part and the pool can
+# starve, so it gets more room. Threads only exist while there is work.
+ENGINE_OPTIONS: dict[str, str] = {"background_pool_size": "16"}
+
 
 class WarehouseBusyError(RuntimeError):
     """The chDB data directory is held by another process."""
@@ -97,7 +102,7 @@ def open_embedded_client(
     os.makedirs(real, exist_ok=True)
     try:
         client = clickhouse_connect.get_client(
-            interface="chdb", path=real, database=database, settings=settings or {}
+            interface="chdb", path=real, database=database, settings=settings or {}, chdb_options=ENGINE_OPTIONS
         )
     except ProgrammingError as ex:
         message = str(ex)

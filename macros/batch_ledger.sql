@@ -108,17 +108,25 @@
 {%- endmacro %}
 
 {#-
-    Hooks of an incremental model that recomputes whole groups (see the agg_ models):
-    pre-hooks reset the ledger on a full build and delete the groups to recompute;
-    the post-hook records the applied batches. Returned as hook strings, rendered at run time.
+    Hooks of a model that is incremental by batch. `key_columns` are the keys it recomputes (score
+    keys for the fact table, group keys for the aggregates), `keys_sql` a macro call (as text)
+    returning those keys for this run's batches. Pre-hooks: reset the ledger on a full build,
+    collect the keys, delete their rows. Post-hooks: record the applied batches, drop the key table.
+    Returned as hook strings, rendered when the model runs.
 -#}
-{% macro group_recompute_pre_hooks(group_columns, upstream) -%}
+{% macro batch_recompute_pre_hooks(key_columns, keys_sql) -%}
     {{ return([
         "{{ reset_applied_batches() }}",
-        "{{ delete_recomputed_rows(" ~ group_columns ~ ", affected_groups(" ~ group_columns ~ ", '" ~ upstream ~ "')) }}",
+        "{{ drop_changes() }}",
+        "{{ create_changes(" ~ keys_sql ~ ") }}",
+        "{{ delete_changed(" ~ key_columns ~ ") }}",
     ]) }}
 {%- endmacro %}
 
-{% macro group_recompute_post_hooks(upstream) -%}
-    {{ return(["{{ record_applied_batches('" ~ upstream ~ "') }}"]) }}
+{% macro batch_recompute_post_hooks(upstream=none) -%}
+    {%- set upstream_arg = "'" ~ upstream ~ "'" if upstream else "none" -%}
+    {{ return([
+        "{{ record_applied_batches(" ~ upstream_arg ~ ") }}",
+        "{{ drop_changes() }}",
+    ]) }}
 {%- endmacro %}

@@ -6,7 +6,7 @@
 -#}
 
 {% macro changed_score_keys(upstream=none) -%}
-    select changed.school_year, changed.test_id, changed.student_id
+    select distinct changed.school_year, changed.test_id, changed.student_id
     from {{ ref('stg_raw__student_scores') }} as changed
     where changed._batch_id in ({{ batches_to_apply(upstream) }})
 {%- endmacro %}
@@ -26,12 +26,42 @@
         and _batch_id in ({{ batches_visible_in_run() }})
 {%- endmacro %}
 
-{#- Pre-hook of incremental models: delete the rows this run recomputes. -#}
-{% macro delete_recomputed_rows(key_columns, keys_sql) -%}
+{#-
+    The keys an incremental run recomputes are computed once, before anything changes, into a
+    small table `<model>__dbt_changes`; the delete and the recompute both read it (a delete whose
+    condition reads views can stall chDB's mutation threads, and this evaluates the set once).
+-#}
+{% macro changes_relation() -%}
+    {{ this.incorporate(path={"identifier": this.identifier ~ "__dbt_changes"}) }}
+{%- endmacro %}
+
+{% macro drop_changes() -%}
+    drop table if exists {{ changes_relation() }} {{ cluster_clause() }}
+{%- endmacro %}
+
+{% macro create_changes(keys_sql) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where ({{ key_columns | join(', ') }}) in ({{ keys_sql }})
+        create table {{ changes_relation() }} {{ cluster_clause() }}
+        engine = MergeTree order by tuple()
+        as {{ keys_sql }}
     {%- else -%}
         select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- Delete the rows this run recomputes. -#}
+{% macro delete_changed(key_columns) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where ({{ key_columns | join(', ') }}) in (
+            select {{ key_columns | join(', ') }} from {{ changes_relation() }}
+        )
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Model filter: the row belongs to a key this run recomputes. -#}
+{% macro is_changed(key_columns) -%}
+    ({{ key_columns | join(', ') }}) in (select {{ key_columns | join(', ') }} from {{ changes_relation() }})
 {%- endmacro %}

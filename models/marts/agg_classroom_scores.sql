@@ -12,8 +12,10 @@
         engine='MergeTree()',
         order_by='(school_year, teacher_id, test_id, subject, school_id, district_id)',
         partition_by='school_year',
-        pre_hook=group_recompute_pre_hooks(group_columns, upstream),
-        post_hook=group_recompute_post_hooks(upstream),
+        pre_hook=batch_recompute_pre_hooks(
+            group_columns, "affected_groups(" ~ group_columns ~ ", '" ~ upstream ~ "')"
+        ),
+        post_hook=batch_recompute_post_hooks(upstream),
     )
 }}
 
@@ -26,6 +28,6 @@ select
     {{ score_metrics() }}
 from {{ ref('fct_student_scores') }}
 {% if is_incremental() %}
-    where ({{ group_columns | join(', ') }}) in ({{ affected_groups(group_columns, upstream) }})
+    where {{ is_changed(group_columns) }}
 {% endif %}
 group by {{ group_columns | join(', ') }}

@@ -3,6 +3,7 @@
     wins; see macros/score_logic.sql). Incremental by load batch (macros/batch_ledger.sql): a run
     deletes the scores its new batches touch and inserts their latest versions.
 -#}
+{%- set score_key = ['school_year', 'test_id', 'student_id'] -%}
 {{
     config(
         materialized='incremental',
@@ -10,11 +11,8 @@
         engine='MergeTree()',
         order_by='(school_year, district_id, school_id, teacher_id, test_id, student_id)',
         partition_by='toYYYYMM(test_date)',
-        pre_hook=[
-            "{{ reset_applied_batches() }}",
-            "{{ delete_recomputed_rows(['school_year', 'test_id', 'student_id'], changed_score_keys()) }}",
-        ],
-        post_hook=["{{ record_applied_batches() }}"],
+        pre_hook=batch_recompute_pre_hooks(score_key, "changed_score_keys()"),
+        post_hook=batch_recompute_post_hooks(),
         query_settings={'optimize_aggregation_in_order': 1},
     )
 }}
@@ -27,7 +25,8 @@ versions as (
     where
         _batch_id in ({{ batches_visible_in_run() }})
         {% if is_incremental() %}
-            and {{ is_changed_score() }}
+            and school_year in (select changes.school_year from {{ changes_relation() }} as changes)
+            and {{ is_changed(score_key) }}
         {% endif %}
 ),
 

@@ -1,0 +1,100 @@
+"""Fixtures: a real embedded ClickHouse (chDB) warehouse per test session, a database pair per test.
+
+chDB allows one data directory per process, so the session shares one directory and every test
+gets its own databases (SCORES_DATABASE / SCORES_RAW_DATABASE), which the loaders and the dbt
+profile both read. dbt runs in-process through dbtRunner, on the same engine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from loaders.config import PROJECT_DIR, Settings
+from loaders.landing import Landing
+
+ROOT = PROJECT_DIR
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("warehouse") / "chdb"
+    os.environ["SCORES_TARGET"] = "dev"
+    os.environ["SCORES_CHDB_PATH"] = str(path)
+    os.environ["DBT_PROFILES_DIR"] = str(ROOT / "profiles")
+    return path
+
+
+@pytest.fixture(scope="session")
+def dbt_target_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dbt_target")
+
+
+@dataclass
+class Warehouse:
+    settings: Settings
+    client: Client
+    landing: Landing
+    target_dir: Path
+
+    def dbt(self, *args: str, expect_success: bool = True) -> Any:
+        """Run a dbt command in-process against this test's databases."""
+        from dbt.cli.main import dbtRunner
+
+        result = dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir", str(ROOT),
+                "--profiles-dir", str(ROOT / "profiles"),
+                "--target-path", str(self.target_dir),
+                "--log-path", str(self.target_dir / "logs"),
+                "--quiet",
+            ]
+        )
+        if expect_success and not result.success:
+            failures = []
+            for node in getattr(result.result, "results", None) or []:
+                if str(node.status) not in ("success", "pass"):
+                    failures.append(f"{node.node.name}: {node.status}: {node.message}")
+            raise AssertionError(f"dbt {' '.join(args)} failed: {result.exception or ''}\n" + "\n".join(failures))
+        return result
+
+    def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
+        return list(self.client.query(sql, parameters=parameters).result_rows)
+
+    def scalar(self, sql: str, **parameters: Any) -> Any:
+        return self.client.command(sql, parameters=parameters)
+
+    @property
+    def db(self) -> str:
+        return self.settings.database
+
+    @property
+    def raw(self) -> str:
+        return self.settings.raw_database
+
+
+@pytest.fixture
+def warehouse(
+    chdb_path: Path, dbt_target_dir: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Warehouse]:
+    name = re.sub(r"\W+", "_", request.node.name).strip("_")[:30].lower()
+    suffix = uuid.uuid4().hex[:6]
+    monkeypatch.setenv("SCORES_DATABASE", f"t_{name}_{suffix}")
+    monkeypatch.setenv("SCORES_RAW_DATABASE", f"t_{name}_{suffix}_raw")
+    settings = Settings.from_env()
+    client = settings.connect()
+    landing = Landing(client, settings.raw_database)
+    landing.ensure_schema()
+    yield Warehouse(settings, client, landing, dbt_target_dir)
+    for database in (settings.database, settings.raw_database):
+        client.command(f"DROP DATABASE IF EXISTS `{database}`")
+    client.close()

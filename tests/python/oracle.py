@@ -1,0 +1,110 @@
+"""An independent recomputation of the marts in plain Python, from the raw landed rows.
+
+The warehouse computes everything in SQL; this module recomputes the same numbers from first
+principles (latest load wins; percentile_cont quantiles; bands and levels from the seed files) so
+tests can compare the two.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from loaders.reference import SEEDS_DIR, load_reference
+
+CLASSROOM_KEY = ("school_year", "teacher_id", "test_id", "subject", "school_id", "district_id")
+SCORE_KEY = ("school_year", "test_id", "student_id")
+RAW_COLUMNS = (
+    "student_id", "teacher_id", "teacher_name", "school_id", "school_name", "district_id", "district_name",
+    "state_id", "subject", "grade", "test_id", "school_year", "test_date", "overall_score",
+    "overall_performance_level", "dimension_scores", "_batch_id", "_row_number",
+)
+
+
+def committed_raw_rows(client: Any, raw_db: str) -> list[dict[str, Any]]:
+    result = client.query(
+        f"""
+        SELECT {", ".join(RAW_COLUMNS)} FROM `{raw_db}`.student_scores
+        WHERE _batch_id IN (SELECT batch_id FROM `{raw_db}`.load_audit FINAL WHERE status = 'committed')
+        """
+    )
+    return [dict(zip(RAW_COLUMNS, row, strict=True)) for row in result.result_rows]
+
+
+def current_scores(raw_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest version of every score: highest (batch id, row number)."""
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in raw_rows:
+        key = tuple(row[k] for k in SCORE_KEY)
+        if key not in latest or (row["_batch_id"], row["_row_number"]) > (
+            latest[key]["_batch_id"],
+            latest[key]["_row_number"],
+        ):
+            latest[key] = row
+    reference = load_reference()
+    out = []
+    for row in latest.values():
+        row = dict(row)
+        row["performance_level"] = reference.level_for(row["subject"], row["overall_score"])
+        out.append(row)
+    return out
+
+
+def _bands() -> dict[str, tuple[int, int]]:
+    with (SEEDS_DIR / "score_bands.csv").open() as handle:
+        return {r["band"]: (int(r["min_score"]), int(r["max_score"])) for r in csv.DictReader(handle)}
+
+
+def metrics(scores: list[int], levels: list[int]) -> dict[str, float]:
+    values = np.array(scores, dtype=np.float64)
+    bands = _bands()
+    out = {
+        "student_count": len(scores),
+        "avg_score": float(values.mean()),
+        "median_score": float(np.percentile(values, 50)),
+        "q1_score": float(np.percentile(values, 25)),
+        "q3_score": float(np.percentile(values, 75)),
+        "min_score": float(values.min()),
+        "max_score": float(values.max()),
+        "score_stddev": float(values.std()),
+        "avg_performance_level": float(np.mean(levels)),
+    }
+    for band, (low, high) in bands.items():
+        out[f"{band}_count"] = sum(low <= s <= high for s in scores)
+    return out
+
+
+def classroom_marts(current: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, float]]:
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in current:
+        groups[tuple(row[k] for k in CLASSROOM_KEY)].append(row)
+    return {
+        key: metrics([r["overall_score"] for r in rows], [r["performance_level"] for r in rows])
+        for key, rows in groups.items()
+    }
+
+
+def assert_mart_matches(actual: dict[tuple[Any, ...], dict[str, Any]],
+                        expected: dict[tuple[Any, ...], dict[str, float]]) -> None:
+    missing = expected.keys() - actual.keys()
+    extra = actual.keys() - expected.keys()
+    assert not missing, f"{len(missing)} groups missing from the mart, e.g. {sorted(missing)[:3]}"
+    assert not extra, f"{len(extra)} groups in the mart that should not exist, e.g. {sorted(extra)[:3]}"
+    for key, want in expected.items():
+        got = actual[key]
+        for name, value in want.items():
+            assert abs(float(got[name]) - value) <= 1e-9 * max(1.0, abs(value)), (
+                f"{key} {name}: mart has {got[name]}, recompute gives {value}"
+            )
+
+
+def read_mart(client: Any, db: str, table: str, key: tuple[str, ...], columns: list[str]) -> dict[tuple[Any, ...],
+                                                                                                   dict[str, Any]]:
+    result = client.query(f"SELECT {', '.join(key)}, {', '.join(columns)} FROM `{db}`.`{table}`")
+    out = {}
+    for row in result.result_rows:
+        out[tuple(row[: len(key)])] = dict(zip(columns, row[len(key):], strict=True))
+    return out
