@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import click
+from clickhouse_connect.driver.client import Client
 
 from loaders.config import Settings
 
@@ -23,7 +24,7 @@ def _settings() -> Settings:
         raise click.UsageError(str(ex)) from None
 
 
-def _connect(settings: Settings):  # type: ignore[no-untyped-def]
+def _connect(settings: Settings) -> Client:
     from loaders.engine import WarehouseBusyError
 
     try:
@@ -54,17 +55,34 @@ def _years(value: str) -> tuple[int, ...]:
 
 
 @cli.command()
-@click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="Rows to generate.")
+@click.option(
+    "--rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="Rows to generate."
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same rows).")
-@click.option("--school-years", "years", default="2024,2025,2026", show_default=True,
-              help="Comma-separated school years (named by the year they end in).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a file (.csv, .parquet, .jsonl, optionally .gz) instead of loading.")
-@click.option("--batch-rows", type=click.IntRange(min=1000), default=500_000, show_default=True,
-              help="Rows per batch (bounds memory).")
+@click.option(
+    "--school-years",
+    "years",
+    default="2024,2025,2026",
+    show_default=True,
+    help="Comma-separated school years (named by the year they end in).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a file (.csv, .parquet, .jsonl, optionally .gz) instead of loading.",
+)
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(min=1000),
+    default=500_000,
+    show_default=True,
+    help="Rows per batch (bounds memory).",
+)
 @click.option("--force", is_flag=True, help="Load even if the same generated data was loaded before.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def generate(rows: int, seed: int, years: str, out: Path | None, batch_rows: int, force: bool, quiet: bool) -> None:
+def generate(
+    rows: int, seed: int, years: str, out: Path | None, batch_rows: int, force: bool, quiet: bool
+) -> None:
     """Generate realistic synthetic scores and load them (or write them to a file)."""
     from loaders.generator import GeneratorSpec
     from loaders.generator import generate as generate_batches
@@ -91,14 +109,26 @@ def generate(rows: int, seed: int, years: str, out: Path | None, batch_rows: int
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "file_format", type=click.Choice(["csv", "parquet", "jsonl"]),
-              help="File format, when the file name does not say.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "parquet", "jsonl"]),
+    help="File format, when the file name does not say.",
+)
 @click.option("--delimiter", default=",", show_default=True, help="CSV field delimiter.")
-@click.option("--ignore-extra-columns", is_flag=True, help="Load files that have columns beyond the contract.")
+@click.option(
+    "--ignore-extra-columns", is_flag=True, help="Load files that have columns beyond the contract."
+)
 @click.option("--force", is_flag=True, help="Load files even if their exact content was loaded before.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def load(paths: tuple[str, ...], file_format: str | None, delimiter: str, ignore_extra_columns: bool,
-         force: bool, quiet: bool) -> None:
+def load(
+    paths: tuple[str, ...],
+    file_format: str | None,
+    delimiter: str,
+    ignore_extra_columns: bool,
+    force: bool,
+    quiet: bool,
+) -> None:
     """Load score files: paths, globs or folders of .csv / .parquet / .jsonl (optionally .gz).
 
     Each file is one batch: all of its valid rows land and its invalid rows go to the quarantine,
@@ -155,9 +185,8 @@ def _report_results(results: list, settings: Settings) -> None:  # type: ignore[
                 )
     if len(results) > 1:
         landed = sum(r.rows_landed for r in results)
-        click.echo(
-            f"{len(results)} sources: {len(results) - len(failed)} ok, {len(failed)} failed; {landed:,} rows landed"
-        )
+        ok = len(results) - len(failed)
+        click.echo(f"{len(results)} sources: {ok} ok, {len(failed)} failed; {landed:,} rows landed")
     if failed:
         sys.exit(1)
     if rejected:
@@ -166,8 +195,13 @@ def _report_results(results: list, settings: Settings) -> None:  # type: ignore[
 
 @cli.command()
 @click.argument("sql")
-@click.option("--format", "output_format", default="PrettyCompactMonoBlock", show_default=True,
-              help="ClickHouse output format, e.g. CSVWithNames, JSONEachRow.")
+@click.option(
+    "--format",
+    "output_format",
+    default="PrettyCompactMonoBlock",
+    show_default=True,
+    help="ClickHouse output format, e.g. CSVWithNames, JSONEachRow.",
+)
 def query(sql: str, output_format: str) -> None:
     """Run one SQL statement on the warehouse and print the result."""
     settings = _settings()
@@ -177,6 +211,16 @@ def query(sql: str, output_format: str) -> None:
     except Exception as ex:
         raise click.ClickException(str(ex).strip().splitlines()[0]) from None
     sys.stdout.write(result.decode(errors="replace"))
+
+
+@cli.command()
+def status() -> None:
+    """Tables (rows, size on disk, compression), loads and how far behind the models are."""
+    from loaders.status import render_status
+
+    settings = _settings()
+    client = _connect(settings)
+    click.echo(render_status(client, settings))
 
 
 @cli.command()

@@ -102,7 +102,11 @@ def open_embedded_client(
     os.makedirs(real, exist_ok=True)
     try:
         client = clickhouse_connect.get_client(
-            interface="chdb", path=real, database=database, settings=settings or {}, chdb_options=ENGINE_OPTIONS
+            interface="chdb",
+            path=real,
+            database=database,
+            settings=settings or {},
+            chdb_options=ENGINE_OPTIONS,
         )
     except ProgrammingError as ex:
         message = str(ex)

@@ -33,26 +33,129 @@ STATES = ("CA", "TX", "NY", "FL", "WA", "IL", "OH", "GA", "NC", "MI")
 SCHOOL_SPANS = ((3, 4, 5), (6, 7, 8), (9, 10, 11, 12))
 SCHOOL_KINDS = ("Elementary School", "Middle School", "High School")
 PLACE_NAMES = (
-    "Lincoln", "Washington", "Jefferson", "Roosevelt", "Madison", "Franklin", "Jackson", "Adams",
-    "Riverside", "Lakeview", "Hillcrest", "Oak Grove", "Maple", "Cedar", "Pine Ridge", "Sunset",
-    "Fairview", "Greenwood", "Westfield", "Eastside", "Northgate", "Southport", "Brookside", "Highland",
-    "Valley", "Meadow", "Summit", "Harbor", "Canyon", "Prairie", "Willow", "Aspen",
+    "Lincoln",
+    "Washington",
+    "Jefferson",
+    "Roosevelt",
+    "Madison",
+    "Franklin",
+    "Jackson",
+    "Adams",
+    "Riverside",
+    "Lakeview",
+    "Hillcrest",
+    "Oak Grove",
+    "Maple",
+    "Cedar",
+    "Pine Ridge",
+    "Sunset",
+    "Fairview",
+    "Greenwood",
+    "Westfield",
+    "Eastside",
+    "Northgate",
+    "Southport",
+    "Brookside",
+    "Highland",
+    "Valley",
+    "Meadow",
+    "Summit",
+    "Harbor",
+    "Canyon",
+    "Prairie",
+    "Willow",
+    "Aspen",
 )
 CITY_NAMES = (
-    "Springfield", "Riverton", "Fairmont", "Georgetown", "Clinton", "Salem", "Bristol", "Dover",
-    "Arlington", "Ashland", "Burlington", "Centerville", "Dayton", "Franklin", "Greenville", "Hudson",
-    "Kingston", "Lexington", "Marion", "Milton", "Newport", "Oxford", "Plymouth", "Richmond",
+    "Springfield",
+    "Riverton",
+    "Fairmont",
+    "Georgetown",
+    "Clinton",
+    "Salem",
+    "Bristol",
+    "Dover",
+    "Arlington",
+    "Ashland",
+    "Burlington",
+    "Centerville",
+    "Dayton",
+    "Franklin",
+    "Greenville",
+    "Hudson",
+    "Kingston",
+    "Lexington",
+    "Marion",
+    "Milton",
+    "Newport",
+    "Oxford",
+    "Plymouth",
+    "Richmond",
 )
 DISTRICT_KINDS = ("Unified School District", "Independent School District", "Public Schools")
 FIRST_NAMES = (
-    "Maria", "James", "Aisha", "Chen", "Olivia", "Mateo", "Priya", "Noah", "Fatima", "Liam", "Sofia",
-    "Ethan", "Amara", "Lucas", "Hana", "Diego", "Grace", "Omar", "Emma", "Kenji", "Zoe", "Samuel",
-    "Leila", "Daniel", "Nora", "Ivan", "Chloe", "Tariq", "Ruth", "Andre",
+    "Maria",
+    "James",
+    "Aisha",
+    "Chen",
+    "Olivia",
+    "Mateo",
+    "Priya",
+    "Noah",
+    "Fatima",
+    "Liam",
+    "Sofia",
+    "Ethan",
+    "Amara",
+    "Lucas",
+    "Hana",
+    "Diego",
+    "Grace",
+    "Omar",
+    "Emma",
+    "Kenji",
+    "Zoe",
+    "Samuel",
+    "Leila",
+    "Daniel",
+    "Nora",
+    "Ivan",
+    "Chloe",
+    "Tariq",
+    "Ruth",
+    "Andre",
 )
 LAST_NAMES = (
-    "Garcia", "Smith", "Johnson", "Nguyen", "Patel", "Brown", "Kim", "Martinez", "Okafor", "Davis",
-    "Lopez", "Wilson", "Chen", "Anderson", "Singh", "Thomas", "Hernandez", "Moore", "Ali", "Taylor",
-    "Cohen", "Jackson", "White", "Rossi", "Harris", "Sato", "Clark", "Lewis", "Walker", "Young",
+    "Garcia",
+    "Smith",
+    "Johnson",
+    "Nguyen",
+    "Patel",
+    "Brown",
+    "Kim",
+    "Martinez",
+    "Okafor",
+    "Davis",
+    "Lopez",
+    "Wilson",
+    "Chen",
+    "Anderson",
+    "Singh",
+    "Thomas",
+    "Hernandez",
+    "Moore",
+    "Ali",
+    "Taylor",
+    "Cohen",
+    "Jackson",
+    "White",
+    "Rossi",
+    "Harris",
+    "Sato",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
 )
 TEST_DAY = {1: (10, 14), 2: (1, 20), 3: (3, 17), 4: (5, 19)}  # window_order -> (month, day)
 MIN_CLASS, MAX_CLASS = 18, 32
@@ -82,7 +185,7 @@ class GeneratorSpec:
         return f"generator:rows={self.rows},seed={self.seed},years={years}"
 
 
-def _mix(*values: int) -> int:
+def _mix(*values: object) -> int:
     """Deterministic 63-bit seed from integers."""
     digest = hashlib.blake2b(",".join(map(str, values)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
@@ -176,11 +279,11 @@ def _school_year_rows(world: World, school: School, year: int) -> pa.Table:
     ref, spec = world.reference, world.spec
     rng = np.random.default_rng(_mix(spec.seed, school.index, year))
     grades, sections, seats = [], [], []
-    for grade in school.grades:
-        for section in range(school.sections):
+    for grade_level in school.grades:
+        for section_no in range(school.sections):
             size = int(rng.integers(MIN_CLASS, MAX_CLASS + 1))
-            grades.append(np.full(size, grade, dtype=np.int64))
-            sections.append(np.full(size, section, dtype=np.int64))
+            grades.append(np.full(size, grade_level, dtype=np.int64))
+            sections.append(np.full(size, section_no, dtype=np.int64))
             seats.append(np.arange(size, dtype=np.int64))
     grade = np.concatenate(grades)
     section = np.concatenate(sections)
@@ -229,9 +332,7 @@ def _school_year_rows(world: World, school: School, year: int) -> pa.Table:
         names = pa.array([s.dimensions[d] if d < len(s.dimensions) else "" for s in ref.subjects])
         values = np.clip(np.rint(score + rng.normal(0.0, 7.0, len(score))), 0, 100).astype(np.int64)
         name_col = names.take(pa.array(t_subject))
-        part = pc.binary_join_element_wise(
-            '"', name_col, '": ', pc.cast(pa.array(values), pa.string()), ""
-        )
+        part = pc.binary_join_element_wise('"', name_col, '": ', pc.cast(pa.array(values), pa.string()), "")
         if d:
             part = pc.if_else(pc.equal(name_col, ""), "", pc.binary_join_element_wise(", ", part, ""))
         dim_parts.append(part)

@@ -154,7 +154,8 @@ class Landing:
         before = self.counts(batch_id)[1]
         self.client.command(
             f"""
-            INSERT INTO {self.table(QUARANTINE_TABLE)} (_batch_id, source, row_number, column, reason, raw_row)
+            INSERT INTO {self.table(QUARANTINE_TABLE)}
+                (_batch_id, source, row_number, column, reason, raw_row)
             SELECT {{b:String}}, {{s:String}}, s._row_number, 'student_id',
                    concat(if(d.exact, 'duplicate of row ',
                              'conflicting duplicate: same school_year, test_id and student_id as row '),
@@ -178,14 +179,13 @@ class Landing:
         return moved
 
     def counts(self, batch_id: str) -> tuple[int, int]:
-        landed = self.client.command(
-            f"SELECT count() FROM {self.table(SCORES_TABLE)} WHERE _batch_id = {{b:String}}",
+        landed, quarantined = self.client.query(
+            f"""
+            SELECT (SELECT count() FROM {self.table(SCORES_TABLE)} WHERE _batch_id = {{b:String}}),
+                   (SELECT count() FROM {self.table(QUARANTINE_TABLE)} WHERE _batch_id = {{b:String}})
+            """,
             parameters={"b": batch_id},
-        )
-        quarantined = self.client.command(
-            f"SELECT count() FROM {self.table(QUARANTINE_TABLE)} WHERE _batch_id = {{b:String}}",
-            parameters={"b": batch_id},
-        )
+        ).result_rows[0]
         return int(landed), int(quarantined)
 
     def commit(self, batch_id: str, rows_read: int, message: str = "") -> BatchCounts:

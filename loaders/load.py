@@ -14,9 +14,9 @@ from loaders.generator import GeneratorSpec, generate
 from loaders.landing import Landing
 from loaders.progress import LoadProgress
 from loaders.readers import (
+    BytesRead,
     FileError,
     FileSource,
-    BytesRead,
     SourceBatch,
     check_content,
     checksum,
@@ -145,8 +145,9 @@ def _land_batches(
                 raise
         if isinstance(ex, KeyboardInterrupt):
             raise
-        return LoadResult(name, "failed", batch_id, rows_read, message=message,
-                          seconds=time.perf_counter() - started)
+        return LoadResult(
+            name, "failed", batch_id, rows_read, message=message, seconds=time.perf_counter() - started
+        )
     result.rows_read, result.rows_landed, result.rows_quarantined = (
         counts.rows_read,
         counts.rows_landed,
@@ -180,7 +181,10 @@ def _sample(result: LoadResult, rejected: Rejected) -> None:
 
 
 def load_file(
-    landing: Landing, source: FileSource, options: LoadOptions, progress: LoadProgress,
+    landing: Landing,
+    source: FileSource,
+    options: LoadOptions,
+    progress: LoadProgress,
     reference: Reference | None = None,
 ) -> LoadResult:
     started = time.perf_counter()
@@ -207,14 +211,18 @@ def load_file(
         done = rows if total_rows is not None else tally.count
         progress.update(task, done, rows, time.perf_counter() - started)
 
-    result = _land_batches(landing, source.name, digest, size, batches, reference or load_reference(), options,
-                           on_progress)
+    result = _land_batches(
+        landing, source.name, digest, size, batches, reference or load_reference(), options, on_progress
+    )
     progress.finish(task)
     return result
 
 
 def load_generated(
-    landing: Landing, spec: GeneratorSpec, progress: LoadProgress, options: LoadOptions | None = None,
+    landing: Landing,
+    spec: GeneratorSpec,
+    progress: LoadProgress,
+    options: LoadOptions | None = None,
     batch_rows: int = 500_000,
 ) -> LoadResult:
     reference = load_reference()
@@ -231,7 +239,8 @@ def load_generated(
     def on_progress(rows: int) -> None:
         progress.update(task, rows, rows, time.perf_counter() - started)
 
-    result = _land_batches(landing, spec.source, spec.checksum, 0, batches, reference, options or LoadOptions(),
-                           on_progress)
+    result = _land_batches(
+        landing, spec.source, spec.checksum, 0, batches, reference, options or LoadOptions(), on_progress
+    )
     progress.finish(task)
     return result

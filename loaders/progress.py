@@ -11,20 +11,20 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 
 class RowsPerSecondColumn(TextColumn):
     def __init__(self) -> None:
         super().__init__("")
 
-    def render(self, task):  # type: ignore[no-untyped-def]  # rich's signature
-        from rich.text import Text
-
+    def render(self, task: Task) -> Text:
         speed = task.fields.get("rows_per_second")
         return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
 

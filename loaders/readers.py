@@ -41,8 +41,9 @@ JSONL_BATCH_ROWS = 100_000
 class FileError(Exception):
     """A file that cannot be loaded at all. Nothing of it is kept."""
 
-    def __init__(self, path: str | os.PathLike[str], message: str, row: int | None = None,
-                 column: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], message: str, row: int | None = None, column: str | None = None
+    ) -> None:
         where = str(path)
         if row is not None:
             where += f", row {row}"
@@ -72,8 +73,14 @@ class FileSource:
 
 # -- finding files ----------------------------------------------------------------------------
 
-_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
-             ".json": "jsonl"}
+_SUFFIXES = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
 
 
 def format_of(path: Path, override: str | None = None) -> tuple[str, bool]:
@@ -86,7 +93,9 @@ def format_of(path: Path, override: str | None = None) -> tuple[str, bool]:
         return override, compressed
     if suffixes and suffixes[-1] in _SUFFIXES:
         return _SUFFIXES[suffixes[-1]], compressed
-    raise FileError(path, "unknown file type: use .csv, .parquet or .jsonl (optionally .gz), or pass --format")
+    raise FileError(
+        path, "unknown file type: use .csv, .parquet or .jsonl (optionally .gz), or pass --format"
+    )
 
 
 def discover(patterns: list[str], format_override: str | None = None) -> list[FileSource]:
@@ -130,6 +139,7 @@ def _supported(path: Path) -> bool:
 
 # -- whole-file checks ------------------------------------------------------------------------
 
+
 def checksum(path: Path) -> tuple[str, int]:
     """sha256 and size of the file's bytes; raises FileError when it cannot be read."""
     digest = hashlib.sha256()
@@ -165,8 +175,14 @@ def _sniff(head: bytes) -> str:
     return "csv"
 
 
-_KIND_NAMES = {"parquet": "a Parquet file", "gzip": "gzip-compressed data", "jsonl": "JSON text",
-               "csv": "delimited text (CSV)", "binary": "binary data", "utf-16": "UTF-16 text"}
+_KIND_NAMES = {
+    "parquet": "a Parquet file",
+    "gzip": "gzip-compressed data",
+    "jsonl": "JSON text",
+    "csv": "delimited text (CSV)",
+    "binary": "binary data",
+    "utf-16": "UTF-16 text",
+}
 
 
 def check_content(source: FileSource) -> None:
@@ -205,6 +221,7 @@ def check_content(source: FileSource) -> None:
 
 # -- CSV --------------------------------------------------------------------------------------
 
+
 @dataclass
 class BytesRead:
     """How far a reader got in its file (compressed bytes for .gz), for progress bars."""
@@ -241,25 +258,31 @@ def _header_problem(names: list[str], delimiter: str, ignore_extra: bool) -> str
     if len(cleaned) == 1 and missing:
         for candidate, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"), (",", "comma")):
             if candidate != delimiter and candidate in names[0]:
-                return (f"the header has one column; the file looks {label}-delimited "
-                        f"(pass --delimiter {candidate!r}); expected columns: {', '.join(INPUT_COLUMN_NAMES)}")
+                return (
+                    f"the header has one column; the file looks {label}-delimited "
+                    f"(pass --delimiter {candidate!r}); expected columns: {', '.join(INPUT_COLUMN_NAMES)}"
+                )
     if duplicated:
         return f"the header repeats columns: {', '.join(duplicated)}"
     if missing:
         if not any(c in INPUT_COLUMN_NAMES for c in cleaned):
-            return (f"wrong or missing header: found {', '.join(repr(c[:30]) for c in cleaned[:5])}"
-                    f"{'...' if len(cleaned) > 5 else ''}; expected a header row with: "
-                    f"{', '.join(INPUT_COLUMN_NAMES)}")
+            return (
+                f"wrong or missing header: found {', '.join(repr(c[:30]) for c in cleaned[:5])}"
+                f"{'...' if len(cleaned) > 5 else ''}; expected a header row with: "
+                f"{', '.join(INPUT_COLUMN_NAMES)}"
+            )
         return f"the header lacks columns: {', '.join(missing)}"
     if extra and not ignore_extra:
-        return (f"the header has unexpected columns: {', '.join(extra)} "
-                "(pass --ignore-extra-columns to load the file without them)")
+        return (
+            f"the header has unexpected columns: {', '.join(extra)} "
+            "(pass --ignore-extra-columns to load the file without them)"
+        )
     return None
 
 
 def _read_csv_header(source: FileSource, delimiter: str) -> list[str]:
     with source.path.open("rb") as raw:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if source.compressed else raw
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if source.compressed else raw  # type: ignore[assignment]
         try:
             first = stream.readline(1 << 20)
         except (OSError, EOFError) as ex:
@@ -306,8 +329,9 @@ def _decode_utf8(source: FileSource, table: pa.Table, numbers: np.ndarray) -> pa
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def read_csv(source: FileSource, delimiter: str = ",", ignore_extra: bool = False,
-             tally: BytesRead | None = None) -> Iterator[SourceBatch]:
+def read_csv(
+    source: FileSource, delimiter: str = ",", ignore_extra: bool = False, tally: BytesRead | None = None
+) -> Iterator[SourceBatch]:
     names = _read_csv_header(source, delimiter)
     problem = _header_problem(names, delimiter, ignore_extra)
     if problem:
@@ -321,9 +345,7 @@ def read_csv(source: FileSource, delimiter: str = ",", ignore_extra: bool = Fals
         skipped.append(number)
         rejected.row_numbers.append(number)
         rejected.columns.append("")
-        rejected.reasons.append(
-            f"expected {row.expected_columns} fields, found {row.actual_columns}"
-        )
+        rejected.reasons.append(f"expected {row.expected_columns} fields, found {row.actual_columns}")
         rejected.raw_rows.append(row.text[:10000])
         return "skip"
 
@@ -332,10 +354,12 @@ def read_csv(source: FileSource, delimiter: str = ",", ignore_extra: bool = Fals
     try:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES, column_names=header,
-                                           skip_rows=1),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                                             invalid_row_handler=on_invalid),
+            read_options=pacsv.ReadOptions(
+                use_threads=False, block_size=CSV_BLOCK_BYTES, column_names=header, skip_rows=1
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.binary() for n in header},
                 include_columns=list(INPUT_COLUMN_NAMES),
@@ -354,20 +378,28 @@ def read_csv(source: FileSource, delimiter: str = ",", ignore_extra: bool = Fals
             table = _decode_utf8(source, table, numbers)
             out = SourceBatch(table, pa.array(numbers.astype(np.uint64)))
             if len(rejected):
-                out.rejected = Rejected(list(rejected.row_numbers), list(rejected.columns),
-                                        list(rejected.reasons), list(rejected.raw_rows))
+                out.rejected = Rejected(
+                    list(rejected.row_numbers),
+                    list(rejected.columns),
+                    list(rejected.reasons),
+                    list(rejected.raw_rows),
+                )
                 for part in (rejected.row_numbers, rejected.columns, rejected.reasons, rejected.raw_rows):
                     part.clear()
             yield out
         if len(rejected):
-            yield SourceBatch(pa.Table.from_pylist([], schema=_text_schema()), pa.array([], pa.uint64()),
-                              rejected)
+            yield SourceBatch(
+                pa.Table.from_pylist([], schema=_text_schema()), pa.array([], pa.uint64()), rejected
+            )
     except (pa.ArrowInvalid, OSError, EOFError) as ex:
         message = str(ex)
-        if "straddling" in message or "block" in message and "larger" in message:
-            raise FileError(source.path, f"a row is larger than {CSV_BLOCK_BYTES >> 20} MB", row=None) from None
-        if source.compressed and any(w in message.lower() for w in ("gzip", "compressed", "truncated", "eof",
-                                                                    "end of stream", "crc")):
+        if "straddling" in message or ("block" in message and "larger" in message):
+            raise FileError(
+                source.path, f"a row is larger than {CSV_BLOCK_BYTES >> 20} MB", row=None
+            ) from None
+        if source.compressed and any(
+            w in message.lower() for w in ("gzip", "compressed", "truncated", "eof", "end of stream", "crc")
+        ):
             raise FileError(source.path, "the gzip data is corrupt or truncated") from None
         raise FileError(source.path, f"cannot be parsed as CSV: {message}") from None
     finally:
@@ -381,8 +413,10 @@ def _text_schema() -> pa.Schema:
 
 # -- JSON lines -------------------------------------------------------------------------------
 
-def read_jsonl(source: FileSource, ignore_extra: bool = False,
-               tally: BytesRead | None = None) -> Iterator[SourceBatch]:
+
+def read_jsonl(
+    source: FileSource, ignore_extra: bool = False, tally: BytesRead | None = None
+) -> Iterator[SourceBatch]:
     handle = source.path.open("rb")
     stream = _open_text_stream(source, handle, tally)
     decoder = codecs.getincrementaldecoder("utf-8")
@@ -397,8 +431,9 @@ def read_jsonl(source: FileSource, ignore_extra: bool = False,
             try:
                 text = decoder().decode(raw, final=True)
             except UnicodeDecodeError:
-                raise FileError(source.path, "not valid UTF-8; the file must be UTF-8 encoded",
-                                row=line_number) from None
+                raise FileError(
+                    source.path, "not valid UTF-8; the file must be UTF-8 encoded", row=line_number
+                ) from None
             if line_number == 1:
                 text = text.lstrip("\ufeff")
             stripped = text.strip()
@@ -466,15 +501,22 @@ def _jsonl_batch(columns: dict[str, list[Any]], numbers: list[int], rejected: Re
 
 # -- Parquet ----------------------------------------------------------------------------------
 
+
 def _parquet_type_ok(name: str, arrow_type: pa.DataType) -> bool:
     column = next(c for c in INPUT_COLUMNS if c.name == name)
     if pa.types.is_dictionary(arrow_type):
         arrow_type = arrow_type.value_type
     if name == "test_date":
-        return pa.types.is_date(arrow_type) or pa.types.is_timestamp(arrow_type) or pa.types.is_string(arrow_type)
+        return bool(
+            pa.types.is_date(arrow_type)
+            or pa.types.is_timestamp(arrow_type)
+            or pa.types.is_string(arrow_type)
+        )
     if pa.types.is_integer(column.arrow_type):
-        return pa.types.is_integer(arrow_type)
-    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type)
+        return bool(pa.types.is_integer(arrow_type))
+    return bool(
+        pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type)
+    )
 
 
 def parquet_file(source: FileSource) -> pq.ParquetFile:
@@ -494,12 +536,15 @@ def read_parquet(source: FileSource, ignore_extra: bool = False) -> Iterator[Sou
     if problem:
         raise FileError(source.path, problem.replace("header", "schema").replace("--delimiter", "--format"))
     wrong = [
-        f"{n} is {schema.field(n).type}" for n in INPUT_COLUMN_NAMES if not _parquet_type_ok(n, schema.field(n).type)
+        f"{n} is {schema.field(n).type}"
+        for n in INPUT_COLUMN_NAMES
+        if not _parquet_type_ok(n, schema.field(n).type)
     ]
     if wrong:
         raise FileError(
             source.path,
-            "columns have the wrong type: " + "; ".join(wrong)
+            "columns have the wrong type: "
+            + "; ".join(wrong)
             + " (ids and names must be strings, grade/school_year/scores/level integers, test_date a date)",
             column=wrong[0].split(" ")[0],
         )

@@ -21,7 +21,9 @@ def classroom_report(client: Client, database: str, school_year: int | None, lim
     if not _exists(client, database, "agg_classroom_scores"):
         raise LookupError(f"{database}.agg_classroom_scores does not exist yet: run `dbt build` first")
     if school_year is None:
-        school_year = int(client.command(f"SELECT max(school_year) FROM `{database}`.agg_classroom_scores"))
+        school_year = int(
+            client.query(f"SELECT max(school_year) FROM `{database}`.agg_classroom_scores").result_rows[0][0]
+        )
     test_id = client.command(
         f"""
         SELECT argMax(test_id, (max_date, students)) FROM (
@@ -48,8 +50,21 @@ def classroom_report(client: Client, database: str, school_year: int | None, lim
         parameters={"y": school_year, "t": test_id},
     )
     table = Table(title=f"Classroom report: {test_id}, school year {school_year} (top {limit} of {total})")
-    for name in ("Teacher", "Id", "School", "Subject", "Students", "Avg", "Median", "Min", "Max",
-                 ">=90", "80-89", "70-79", "<70"):
+    for name in (
+        "Teacher",
+        "Id",
+        "School",
+        "Subject",
+        "Students",
+        "Avg",
+        "Median",
+        "Min",
+        "Max",
+        ">=90",
+        "80-89",
+        "70-79",
+        "<70",
+    ):
         table.add_column(name, justify="left" if name in ("Teacher", "Id", "School", "Subject") else "right")
     for row in result.result_rows:
         table.add_row(*(f"{v:g}" if isinstance(v, float) else str(v) for v in row))

@@ -112,9 +112,7 @@ def _quoted(value: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("'", short, pc.if_else(long, "...'", "'"), "")
 
 
-def _text_column(
-    check: _Checker, name: str, values: pa.Array, required: bool, max_length: int
-) -> pa.Array:
+def _text_column(check: _Checker, name: str, values: pa.Array, required: bool, max_length: int) -> pa.Array:
     text = pc.utf8_trim_whitespace(pc.fill_null(_as_text(values), ""))
     if required:
         check.fail(name, pc.equal(pc.utf8_length(text), 0), f"{name} is missing")
@@ -124,7 +122,10 @@ def _text_column(
         name,
         too_long,
         lambda p: pc.binary_join_element_wise(
-            f"{name} is too long: ", pc.cast(p(length), pa.string()), f" characters, the limit is {max_length}", ""
+            f"{name} is too long: ",
+            pc.cast(p(length), pa.string()),
+            f" characters, the limit is {max_length}",
+            "",
         ),
     )
     return text
@@ -138,7 +139,9 @@ def _control_characters(check: _Checker, texts: dict[str, pa.Array]) -> None:
             continue
         raw = np.frombuffer(data, dtype=np.uint8)
         if ((raw < 0x20) | (raw == 0x7F)).any():
-            check.fail(name, pc.match_substring_regex(text, CONTROL_RE), f"{name} contains control characters")
+            check.fail(
+                name, pc.match_substring_regex(text, CONTROL_RE), f"{name} contains control characters"
+            )
 
 
 def _integer_column(
@@ -187,7 +190,9 @@ def _date_column(check: _Checker, name: str, values: pa.Array) -> pa.Array:
     check.fail(
         name,
         bad,
-        lambda p: pc.binary_join_element_wise(f"{name} ", _quoted(p(values)), " is not a date in the form YYYY-MM-DD", ""),
+        lambda p: pc.binary_join_element_wise(
+            f"{name} ", _quoted(p(values)), " is not a date in the form YYYY-MM-DD", ""
+        ),
     )
     days = pc.cast(pc.if_else(bad, pa.scalar(None, parsed.type), parsed), pa.date32())
     return pc.fill_null(days, pa.scalar(EPOCH, pa.date32()))
@@ -216,7 +221,9 @@ def validate(
     check.fail(
         "state_id",
         pc.invert(pc.match_substring_regex(state, r"^[A-Z]{2}$")),
-        lambda p: pc.binary_join_element_wise("state_id ", _quoted(p(state)), " is not a two-letter state code", ""),
+        lambda p: pc.binary_join_element_wise(
+            "state_id ", _quoted(p(state)), " is not a two-letter state code", ""
+        ),
     )
     out["state_id"] = state
 
@@ -226,7 +233,10 @@ def validate(
         "subject",
         pc.invert(pc.is_in(subject, known_subjects)),
         lambda p: pc.binary_join_element_wise(
-            "subject ", _quoted(p(subject)), f" is not a known subject ({', '.join(known_subjects.to_pylist())})", ""
+            "subject ",
+            _quoted(p(subject)),
+            f" is not a known subject ({', '.join(known_subjects.to_pylist())})",
+            "",
         ),
     )
     out["subject"] = subject
@@ -239,7 +249,9 @@ def validate(
     check.fail(
         "test_id",
         pc.invert(pc.is_in(test_id, known_tests)),
-        lambda p: pc.binary_join_element_wise("test_id ", _quoted(p(test_id)), " is not a known test (seeds/tests.csv)", ""),
+        lambda p: pc.binary_join_element_wise(
+            "test_id ", _quoted(p(test_id)), " is not a known test (seeds/tests.csv)", ""
+        ),
     )
     expected_subject = pc.take(
         pa.array([test_subject[t] for t in known_tests.to_pylist()]),
@@ -249,7 +261,13 @@ def validate(
         "test_id",
         pc.not_equal(expected_subject, subject),
         lambda p: pc.binary_join_element_wise(
-            "test_id ", _quoted(p(test_id)), " belongs to subject ", p(expected_subject), ", not ", p(subject), ""
+            "test_id ",
+            _quoted(p(test_id)),
+            " belongs to subject ",
+            p(expected_subject),
+            ", not ",
+            p(subject),
+            "",
         ),
     )
     out["test_id"] = test_id
@@ -336,7 +354,10 @@ def raw_rows_json(table: pa.Table) -> list[str]:
     for values in zip(*columns, strict=True):
         rows.append(
             json.dumps(
-                {k: (v if v is None or isinstance(v, str) else _plain(v)) for k, v in zip(names, values, strict=True)},
+                {
+                    k: (v if v is None or isinstance(v, str) else _plain(v))
+                    for k, v in zip(names, values, strict=True)
+                },
                 ensure_ascii=False,
             )
         )

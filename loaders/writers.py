@@ -23,7 +23,7 @@ def write_batches(batches: Iterable[pa.RecordBatch], path: Path) -> int:
     tmp = path.with_name(path.name + ".partial")
     rows = 0
     raw: IO[bytes] = tmp.open("wb")
-    sink: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5) if compressed else raw
+    sink: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5) if compressed else raw  # type: ignore[assignment]
     try:
         if fmt == "parquet":
             with pq.ParquetWriter(sink, INPUT_SCHEMA, compression="zstd") as writer:

@@ -52,10 +52,14 @@ class Warehouse:
         result = dbtRunner().invoke(
             [
                 *args,
-                "--project-dir", str(ROOT),
-                "--profiles-dir", str(ROOT / "profiles"),
-                "--target-path", str(self.target_dir),
-                "--log-path", str(self.target_dir / "logs"),
+                "--project-dir",
+                str(ROOT),
+                "--profiles-dir",
+                str(ROOT / "profiles"),
+                "--target-path",
+                str(self.target_dir),
+                "--log-path",
+                str(self.target_dir / "logs"),
                 "--quiet",
             ]
         )
@@ -64,7 +68,9 @@ class Warehouse:
             for node in getattr(result.result, "results", None) or []:
                 if str(node.status) not in ("success", "pass"):
                     failures.append(f"{node.node.name}: {node.status}: {node.message}")
-            raise AssertionError(f"dbt {' '.join(args)} failed: {result.exception or ''}\n" + "\n".join(failures))
+            raise AssertionError(
+                f"dbt {' '.join(args)} failed: {result.exception or ''}\n" + "\n".join(failures)
+            )
         return result
 
     def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:

@@ -18,9 +18,24 @@ from loaders.reference import SEEDS_DIR, load_reference
 CLASSROOM_KEY = ("school_year", "teacher_id", "test_id", "subject", "school_id", "district_id")
 SCORE_KEY = ("school_year", "test_id", "student_id")
 RAW_COLUMNS = (
-    "student_id", "teacher_id", "teacher_name", "school_id", "school_name", "district_id", "district_name",
-    "state_id", "subject", "grade", "test_id", "school_year", "test_date", "overall_score",
-    "overall_performance_level", "dimension_scores", "_batch_id", "_row_number",
+    "student_id",
+    "teacher_id",
+    "teacher_name",
+    "school_id",
+    "school_name",
+    "district_id",
+    "district_name",
+    "state_id",
+    "subject",
+    "grade",
+    "test_id",
+    "school_year",
+    "test_date",
+    "overall_score",
+    "overall_performance_level",
+    "dimension_scores",
+    "_batch_id",
+    "_row_number",
 )
 
 
@@ -87,8 +102,9 @@ def classroom_marts(current: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict
     }
 
 
-def assert_mart_matches(actual: dict[tuple[Any, ...], dict[str, Any]],
-                        expected: dict[tuple[Any, ...], dict[str, float]]) -> None:
+def assert_mart_matches(
+    actual: dict[tuple[Any, ...], dict[str, Any]], expected: dict[tuple[Any, ...], dict[str, float]]
+) -> None:
     missing = expected.keys() - actual.keys()
     extra = actual.keys() - expected.keys()
     assert not missing, f"{len(missing)} groups missing from the mart, e.g. {sorted(missing)[:3]}"
@@ -101,10 +117,11 @@ def assert_mart_matches(actual: dict[tuple[Any, ...], dict[str, Any]],
             )
 
 
-def read_mart(client: Any, db: str, table: str, key: tuple[str, ...], columns: list[str]) -> dict[tuple[Any, ...],
-                                                                                                   dict[str, Any]]:
+def read_mart(
+    client: Any, db: str, table: str, key: tuple[str, ...], columns: list[str]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     result = client.query(f"SELECT {', '.join(key)}, {', '.join(columns)} FROM `{db}`.`{table}`")
     out = {}
     for row in result.result_rows:
-        out[tuple(row[: len(key)])] = dict(zip(columns, row[len(key):], strict=True))
+        out[tuple(row[: len(key)])] = dict(zip(columns, row[len(key) :], strict=True))
     return out

@@ -15,14 +15,26 @@ from loaders.readers import discover
 from loaders.schema import INPUT_COLUMN_NAMES
 
 METRICS = [
-    "student_count", "avg_score", "median_score", "q1_score", "q3_score", "min_score", "max_score",
-    "score_stddev", "avg_performance_level", "excellent_count", "good_count", "fair_count",
+    "student_count",
+    "avg_score",
+    "median_score",
+    "q1_score",
+    "q3_score",
+    "min_score",
+    "max_score",
+    "score_stddev",
+    "avg_performance_level",
+    "excellent_count",
+    "good_count",
+    "fair_count",
     "needs_improvement_count",
 ]
 
 
 def _classrooms(warehouse):
-    return oracle.read_mart(warehouse.client, warehouse.db, "agg_classroom_scores", oracle.CLASSROOM_KEY, METRICS)
+    return oracle.read_mart(
+        warehouse.client, warehouse.db, "agg_classroom_scores", oracle.CLASSROOM_KEY, METRICS
+    )
 
 
 def _expected_classrooms(warehouse):
@@ -31,9 +43,15 @@ def _expected_classrooms(warehouse):
 
 
 def test_generate_load_build_gives_exact_marts(warehouse):
-    result = load_generated(warehouse.landing, GeneratorSpec(rows=12_000, seed=7), LoadProgress(enabled=False))
-    assert (result.status, result.rows_read, result.rows_landed, result.rows_quarantined) == ("loaded", 12_000,
-                                                                                            12_000, 0)
+    result = load_generated(
+        warehouse.landing, GeneratorSpec(rows=12_000, seed=7), LoadProgress(enabled=False)
+    )
+    assert (result.status, result.rows_read, result.rows_landed, result.rows_quarantined) == (
+        "loaded",
+        12_000,
+        12_000,
+        0,
+    )
 
     warehouse.dbt("build")
 
@@ -55,11 +73,16 @@ def test_generate_load_build_gives_exact_marts(warehouse):
 def _write_corrections(path: Path, warehouse, count: int, seed: int) -> None:
     """Re-score `count` existing results; every 5th also moves to another (possibly new) teacher."""
     rng = random.Random(seed)
+    columns = [
+        c if c != "overall_performance_level" else "reported_performance_level" for c in INPUT_COLUMN_NAMES
+    ]
     rows = warehouse.rows(
-        f"SELECT {', '.join(c if c != 'overall_performance_level' else 'reported_performance_level' for c in INPUT_COLUMN_NAMES)}"
-        f" FROM `{warehouse.db}`.fct_student_scores ORDER BY cityHash64(student_id, test_id, {seed}) LIMIT {count}"
+        f"SELECT {', '.join(columns)} FROM `{warehouse.db}`.fct_student_scores"
+        f" ORDER BY cityHash64(student_id, test_id, {seed}) LIMIT {count}"
     )
-    teachers = [r[0] for r in warehouse.rows(f"SELECT DISTINCT teacher_id FROM `{warehouse.db}`.fct_student_scores")]
+    teachers = [
+        r[0] for r in warehouse.rows(f"SELECT DISTINCT teacher_id FROM `{warehouse.db}`.fct_student_scores")
+    ]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(INPUT_COLUMN_NAMES)
