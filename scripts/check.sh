@@ -7,7 +7,7 @@ step() { echo; echo "==> $*"; }
 started=$SECONDS
 
 step "sqlfluff lint (clickhouse dialect)"
-sqlfluff lint models tests/*.sql analyses --disable-progress-bar --nofail-on-parse-error 2>/dev/null || sqlfluff lint models tests/*.sql analyses --disable-progress-bar
+sqlfluff lint models tests/*.sql --disable-progress-bar
 
 step "ruff"
 ruff check .
