@@ -19,7 +19,8 @@
     (_batch_id, _row_number)
 {%- endmacro %}
 
-{#- The value from the most recently loaded row of a group (names can change between loads). -#}
-{% macro latest(column) -%}
-    argMax({{ column }}, {{ score_version() }})
+{#- The value from the most recently loaded row of a group (names can change between loads).
+    `version` is the version expression of the rows aggregated (fact rows by default). -#}
+{% macro latest(column, version=none) -%}
+    argMax({{ column }}, {{ version or score_version() }})
 {%- endmacro %}

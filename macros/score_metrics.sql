@@ -1,28 +1,65 @@
 {#-
-    The metric set of every aggregate level (classroom, school by grade, district by grade),
-    defined once. Aggregates over the fact rows of a group; all metrics are exact:
+    The metric set of every aggregate level, defined once.
+
+    Every level is built from score *histograms*: a Map(score -> number of students), summed over
+    class sections (int_score_distributions). A histogram of whole-number scores holds everything
+    the metrics need, it adds up exactly across sections, schools and districts, and a group is
+    recomputed from a few section rows instead of all its students. All metrics are exact:
 
     - counts and sums are integers; averages are sum / count;
-    - median_score, q1_score, q3_score: exact quantiles with linear interpolation between the
-      two nearest ranks (quantileExactInclusive; the same as PostgreSQL percentile_cont);
-    - score_stddev: population standard deviation from integer sums, so it does not depend on
-      the order rows are read in;
+    - median_score, q1_score, q3_score: exact quantiles, linear interpolation between the two
+      nearest ranks (same definition as ClickHouse quantileExactInclusive and PostgreSQL
+      percentile_cont);
+    - score_stddev: population standard deviation from integer sums (independent of row order);
     - band counts: bounds from seeds/score_bands.csv.
 -#}
-{% macro score_metrics(score='overall_score', level='performance_level') -%}
-    count() as student_count,
-    sum({{ score }}) / count() as avg_score,
-    quantileExactInclusive(0.5)({{ score }}) as median_score,
-    quantileExactInclusive(0.25)({{ score }}) as q1_score,
-    quantileExactInclusive(0.75)({{ score }}) as q3_score,
-    min({{ score }}) as min_score,
-    max({{ score }}) as max_score,
-    sqrt(greatest(
-        sum(toUInt64({{ score }}) * {{ score }}) / count() - pow(sum({{ score }}) / count(), 2), 0
-    )) as score_stddev,
-    sum({{ level }}) / count() as avg_performance_level,
-    countIf({{ in_band(score, 'excellent') }}) as excellent_count,
-    countIf({{ in_band(score, 'good') }}) as good_count,
-    countIf({{ in_band(score, 'fair') }}) as fair_count,
-    countIf({{ in_band(score, 'needs_improvement') }}) as needs_improvement_count
+
+{#- Histogram of a score column (aggregate function over fact rows). -#}
+{% macro score_histogram(score) -%}
+    sumMap(map({{ score }}, toUInt64(1)))
+{%- endmacro %}
+
+{%- macro _histogram_count(h) -%}
+    arraySum(mapValues({{ h }}))
+{%- endmacro -%}
+
+{%- macro _histogram_sum(h, power=1) -%}
+    arraySum((score, n) -> {{ 'toUInt64(score) * score' if power == 2 else 'toUInt64(score)' }} * n, mapKeys({{ h }}), mapValues({{ h }}))
+{%- endmacro -%}
+
+{#- The score at 0-based rank `rank` of the histogram's sorted scores. -#}
+{%- macro _score_at_rank(h, rank) -%}
+    toFloat64(mapKeys({{ h }})[arrayFirstIndex(running -> running > {{ rank }}, arrayCumSum(mapValues({{ h }})))])
+{%- endmacro -%}
+
+{#- Exact quantile with linear interpolation: position p * (n - 1) between ranks. -#}
+{%- macro _histogram_quantile(h, p) -%}
+    {%- set position = '(' ~ p ~ ' * (' ~ _histogram_count(h) ~ ' - 1))' -%}
+    {%- set lower = 'toUInt64(floor(' ~ position ~ '))' -%}
+    {%- set upper = 'least(' ~ lower ~ ' + 1, ' ~ _histogram_count(h) ~ ' - 1)' -%}
+    {{ _score_at_rank(h, lower) }}
+        + ({{ position }} - {{ lower }}) * ({{ _score_at_rank(h, upper) }} - {{ _score_at_rank(h, lower) }})
+{%- endmacro -%}
+
+{%- macro _histogram_band(h, band) -%}
+    arraySum(
+        (score, n) -> if({{ in_band('score', band) }}, n, 0), mapKeys({{ h }}), mapValues({{ h }})
+    )
+{%- endmacro -%}
+
+{#- The metric columns, from a score histogram and a performance-level histogram. -#}
+{% macro score_metrics(h='score_histogram', levels='performance_level_histogram') -%}
+    {{ _histogram_count(h) }} as student_count,
+    {{ _histogram_sum(h) }} / student_count as avg_score,
+    {{ _histogram_quantile(h, 0.5) }} as median_score,
+    {{ _histogram_quantile(h, 0.25) }} as q1_score,
+    {{ _histogram_quantile(h, 0.75) }} as q3_score,
+    mapKeys({{ h }})[1] as min_score,
+    mapKeys({{ h }})[-1] as max_score,
+    sqrt(greatest({{ _histogram_sum(h, 2) }} / student_count - pow(avg_score, 2), 0)) as score_stddev,
+    {{ _histogram_sum(levels) }} / student_count as avg_performance_level,
+    {{ _histogram_band(h, 'excellent') }} as excellent_count,
+    {{ _histogram_band(h, 'good') }} as good_count,
+    {{ _histogram_band(h, 'fair') }} as fair_count,
+    {{ _histogram_band(h, 'needs_improvement') }} as needs_improvement_count
 {%- endmacro %}

@@ -1,33 +1,20 @@
 {#-
     Classroom report: one row per school year, teacher, test, subject, school and district.
-    Incremental: a run deletes and recomputes exactly the classrooms its new batches touched
-    (old and new classroom of a corrected score), from the fact table.
+    Incremental: a run recomputes exactly the classrooms its new batches touched (the old and the
+    new classroom of a corrected score), from the section histograms.
 -#}
 {%- set group_columns = ['school_year', 'teacher_id', 'test_id', 'subject', 'school_id', 'district_id'] -%}
-{%- set upstream = 'fct_student_scores' -%}
+{%- set upstream = 'int_score_distributions' -%}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         engine='MergeTree()',
-        order_by='(school_year, teacher_id, test_id, subject, school_id, district_id)',
+        order_by='(' ~ group_columns | join(', ') ~ ')',
         partition_by='school_year',
-        pre_hook=batch_recompute_pre_hooks(
-            group_columns, "affected_groups(" ~ group_columns ~ ", '" ~ upstream ~ "')"
-        ),
+        pre_hook=batch_recompute_pre_hooks(group_columns, "affected_groups(" ~ group_columns ~ ", '" ~ upstream ~ "')"),
         post_hook=batch_recompute_post_hooks(upstream),
     )
 }}
 
-select
-    {{ group_columns | join(',\n    ') }},
-    {{ latest('state_id') }} as state_id,
-    {{ latest('teacher_name') }} as teacher_name,
-    {{ latest('school_name') }} as school_name,
-    {{ latest('district_name') }} as district_name,
-    {{ score_metrics() }}
-from {{ ref('fct_student_scores') }}
-{% if is_incremental() %}
-    where {{ is_changed(group_columns) }}
-{% endif %}
-group by {{ group_columns | join(', ') }}
+{{ aggregate_scores(group_columns, ['state_id', 'teacher_name', 'school_name', 'district_name']) }}

@@ -16,6 +16,28 @@ import numpy as np
 from loaders.reference import SEEDS_DIR, load_reference
 
 CLASSROOM_KEY = ("school_year", "teacher_id", "test_id", "subject", "school_id", "district_id")
+# every aggregate mart and its grain
+AGGREGATES = {
+    "agg_classroom_scores": CLASSROOM_KEY,
+    "agg_school_grade_scores": ("school_year", "district_id", "school_id", "test_id", "subject", "grade"),
+    "agg_district_grade_scores": ("school_year", "state_id", "district_id", "test_id", "subject", "grade"),
+    "agg_district_scores": ("school_year", "state_id", "district_id", "test_id", "subject"),
+}
+METRICS = (
+    "student_count",
+    "avg_score",
+    "median_score",
+    "q1_score",
+    "q3_score",
+    "min_score",
+    "max_score",
+    "score_stddev",
+    "avg_performance_level",
+    "excellent_count",
+    "good_count",
+    "fair_count",
+    "needs_improvement_count",
+)
 SCORE_KEY = ("school_year", "test_id", "student_id")
 RAW_COLUMNS = (
     "student_id",
@@ -92,10 +114,12 @@ def metrics(scores: list[int], levels: list[int]) -> dict[str, float]:
     return out
 
 
-def classroom_marts(current: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, float]]:
+def group_metrics(
+    current: list[dict[str, Any]], key: tuple[str, ...]
+) -> dict[tuple[Any, ...], dict[str, float]]:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in current:
-        groups[tuple(row[k] for k in CLASSROOM_KEY)].append(row)
+        groups[tuple(row[k] for k in key)].append(row)
     return {
         key: metrics([r["overall_score"] for r in rows], [r["performance_level"] for r in rows])
         for key, rows in groups.items()
@@ -117,8 +141,16 @@ def assert_mart_matches(
             )
 
 
+def assert_all_aggregates_match(client: Any, db: str, current: list[dict[str, Any]]) -> None:
+    for table, key in AGGREGATES.items():
+        try:
+            assert_mart_matches(read_mart(client, db, table, key), group_metrics(current, key))
+        except AssertionError as ex:
+            raise AssertionError(f"{table}: {ex}") from None
+
+
 def read_mart(
-    client: Any, db: str, table: str, key: tuple[str, ...], columns: list[str]
+    client: Any, db: str, table: str, key: tuple[str, ...], columns: tuple[str, ...] = METRICS
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     result = client.query(f"SELECT {', '.join(key)}, {', '.join(columns)} FROM `{db}`.`{table}`")
     out = {}

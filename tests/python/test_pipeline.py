@@ -14,38 +14,15 @@ from loaders.progress import LoadProgress
 from loaders.readers import discover
 from loaders.schema import INPUT_COLUMN_NAMES
 
-METRICS = [
-    "student_count",
-    "avg_score",
-    "median_score",
-    "q1_score",
-    "q3_score",
-    "min_score",
-    "max_score",
-    "score_stddev",
-    "avg_performance_level",
-    "excellent_count",
-    "good_count",
-    "fair_count",
-    "needs_improvement_count",
-]
+QUIET = LoadProgress(enabled=False)
 
 
-def _classrooms(warehouse):
-    return oracle.read_mart(
-        warehouse.client, warehouse.db, "agg_classroom_scores", oracle.CLASSROOM_KEY, METRICS
-    )
-
-
-def _expected_classrooms(warehouse):
-    current = oracle.current_scores(oracle.committed_raw_rows(warehouse.client, warehouse.raw))
-    return current, oracle.classroom_marts(current)
+def _current(warehouse):
+    return oracle.current_scores(oracle.committed_raw_rows(warehouse.client, warehouse.raw))
 
 
 def test_generate_load_build_gives_exact_marts(warehouse):
-    result = load_generated(
-        warehouse.landing, GeneratorSpec(rows=12_000, seed=7), LoadProgress(enabled=False)
-    )
+    result = load_generated(warehouse.landing, GeneratorSpec(rows=12_000, seed=7), QUIET)
     assert (result.status, result.rows_read, result.rows_landed, result.rows_quarantined) == (
         "loaded",
         12_000,
@@ -65,24 +42,20 @@ def test_generate_load_build_gives_exact_marts(warehouse):
     assert engine == "MergeTree"
     assert sorting == "school_year, district_id, school_id, teacher_id, test_id, student_id"
     assert partition.replace("(", "").replace(")", "") == "toYYYYMMtest_date"
-    current, expected = _expected_classrooms(warehouse)
+    current = _current(warehouse)
     assert len(current) == 12_000
-    oracle.assert_mart_matches(_classrooms(warehouse), expected)
+    oracle.assert_all_aggregates_match(warehouse.client, db, current)
 
 
-def _write_corrections(path: Path, warehouse, count: int, seed: int) -> None:
+def write_corrections(path: Path, warehouse, count: int, seed: int) -> None:
     """Re-score `count` existing results; every 5th also moves to another (possibly new) teacher."""
     rng = random.Random(seed)
-    columns = [
-        c if c != "overall_performance_level" else "reported_performance_level" for c in INPUT_COLUMN_NAMES
-    ]
+    columns = [c if c != "overall_performance_level" else "reported_performance_level" for c in INPUT_COLUMN_NAMES]
     rows = warehouse.rows(
         f"SELECT {', '.join(columns)} FROM `{warehouse.db}`.fct_student_scores"
         f" ORDER BY cityHash64(student_id, test_id, {seed}) LIMIT {count}"
     )
-    teachers = [
-        r[0] for r in warehouse.rows(f"SELECT DISTINCT teacher_id FROM `{warehouse.db}`.fct_student_scores")
-    ]
+    teachers = [r[0] for r in warehouse.rows(f"SELECT DISTINCT teacher_id FROM `{warehouse.db}`.fct_student_scores")]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(INPUT_COLUMN_NAMES)
@@ -96,28 +69,27 @@ def _write_corrections(path: Path, warehouse, count: int, seed: int) -> None:
 
 
 def test_incremental_build_after_corrections_equals_full_recompute(warehouse, tmp_path):
-    load_generated(warehouse.landing, GeneratorSpec(rows=6_000, seed=3), LoadProgress(enabled=False))
+    load_generated(warehouse.landing, GeneratorSpec(rows=6_000, seed=3), QUIET)
     warehouse.dbt("build")
 
     corrections = tmp_path / "corrections.csv"
-    _write_corrections(corrections, warehouse, 400, seed=11)
+    write_corrections(corrections, warehouse, 400, seed=11)
     (source,) = discover([str(corrections)])
-    result = load_file(warehouse.landing, source, LoadOptions(), LoadProgress(enabled=False))
+    result = load_file(warehouse.landing, source, LoadOptions(), QUIET)
     assert result.rows_landed == 400
-    late = load_generated(warehouse.landing, GeneratorSpec(rows=7_000, seed=3), LoadProgress(enabled=False))
+    late = load_generated(warehouse.landing, GeneratorSpec(rows=7_000, seed=3), QUIET)
     assert late.rows_landed == 7_000  # the first 6,000 again (unchanged values) plus 1,000 new ones
 
     warehouse.dbt("run", "-s", "fct_student_scores+")
 
-    current, expected = _expected_classrooms(warehouse)
+    current = _current(warehouse)
     assert warehouse.scalar(f"SELECT count() FROM `{warehouse.db}`.fct_student_scores") == len(current)
-    oracle.assert_mart_matches(_classrooms(warehouse), expected)
-    # the incremental run touched only what changed: every batch applied exactly once
+    oracle.assert_all_aggregates_match(warehouse.client, warehouse.db, current)
+    # every incremental model applied each of the three batches exactly once
     ledger = warehouse.rows(
         f"SELECT model, count(), uniqExact(batch_id) FROM `{warehouse.db}`.dbt_batch_ledger GROUP BY model"
     )
-    assert {m: (n, u) for m, n, u in ledger} == {
-        "fct_student_scores": (3, 3),
-        "agg_classroom_scores": (3, 3),
+    assert {m: (n, u) for m, n, u in ledger if m.startswith("agg_") or m.startswith("fct_")} == {
+        table: (3, 3) for table in ("fct_student_scores", *oracle.AGGREGATES)
     }
     warehouse.dbt("test")

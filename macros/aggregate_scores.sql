@@ -1,0 +1,35 @@
+{#-
+    The body of every score aggregate (agg_* models): sum the section histograms of each group
+    (int_score_distributions) and derive the shared metric set (macros/score_metrics.sql).
+    Incremental runs read only the groups this run recomputes.
+
+    group_columns: the grain of the aggregate; attributes: descriptive columns carried along
+    (taken from the most recently loaded score of the group).
+-#}
+{% macro aggregate_scores(group_columns, attributes=[]) -%}
+with
+
+groups as (
+    select
+        {% for column in group_columns -%}
+        {{ column }},
+        {% endfor -%}
+        {% for column in attributes -%}
+        {{ latest(column, 'latest_version') }} as {{ column }},
+        {% endfor -%}
+        sumMap(score_histogram) as score_histogram,
+        sumMap(performance_level_histogram) as performance_level_histogram
+    from {{ ref('int_score_distributions') }}
+    {% if is_incremental() -%}
+    where {{ is_changed(group_columns) }}
+    {%- endif %}
+    group by {{ group_columns | join(', ') }}
+)
+
+select
+    {% for column in group_columns + attributes -%}
+    {{ column }},
+    {% endfor -%}
+    {{ score_metrics() }}
+from groups
+{%- endmacro %}

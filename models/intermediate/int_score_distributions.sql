@@ -1,0 +1,35 @@
+{#-
+    Score histograms per class section: one row per school year, district, school, teacher,
+    test, subject and grade. Every aggregate level sums these (macros/aggregate_scores.sql).
+    Incremental: a run recomputes the sections its new batches touched, from the fact table.
+-#}
+{%- set section_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject', 'grade'] -%}
+{%- set upstream = 'fct_student_scores' -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        engine='MergeTree()',
+        order_by='(' ~ section_key | join(', ') ~ ')',
+        partition_by='school_year',
+        pre_hook=batch_recompute_pre_hooks(section_key, "affected_groups(" ~ section_key ~ ", '" ~ upstream ~ "')"),
+        post_hook=batch_recompute_post_hooks(upstream),
+    )
+}}
+
+select
+    {% for column in section_key -%}
+        {{ column }},
+    {% endfor -%}
+    {{ latest('state_id') }} as state_id,
+    {{ latest('teacher_name') }} as teacher_name,
+    {{ latest('school_name') }} as school_name,
+    {{ latest('district_name') }} as district_name,
+    {{ score_histogram('overall_score') }} as score_histogram,
+    {{ score_histogram('performance_level') }} as performance_level_histogram,
+    max({{ score_version() }}) as latest_version
+from {{ ref('fct_student_scores') }}
+{% if is_incremental() -%}
+    where {{ is_changed(section_key) }}
+{%- endif %}
+group by {{ section_key | join(', ') }}

@@ -1,0 +1,20 @@
+{#-
+    Districts per test across all grades: one row per school year, state, district, test and
+    subject. Answers the state-level district comparison (the design's Query 3) with exact
+    district-wide averages and medians (not averages of grade averages).
+-#}
+{%- set group_columns = ['school_year', 'state_id', 'district_id', 'test_id', 'subject'] -%}
+{%- set upstream = 'int_score_distributions' -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        engine='MergeTree()',
+        order_by='(' ~ group_columns | join(', ') ~ ')',
+        partition_by='school_year',
+        pre_hook=batch_recompute_pre_hooks(group_columns, "affected_groups(" ~ group_columns ~ ", '" ~ upstream ~ "')"),
+        post_hook=batch_recompute_post_hooks(upstream),
+    )
+}}
+
+{{ aggregate_scores(group_columns, ['district_name']) }}

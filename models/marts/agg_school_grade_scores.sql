@@ -1,0 +1,19 @@
+{#-
+    School report by grade: one row per school year, school, test, subject and grade (district
+    kept in the key so lookups use the table's sort order).
+-#}
+{%- set group_columns = ['school_year', 'district_id', 'school_id', 'test_id', 'subject', 'grade'] -%}
+{%- set upstream = 'int_score_distributions' -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        engine='MergeTree()',
+        order_by='(' ~ group_columns | join(', ') ~ ')',
+        partition_by='school_year',
+        pre_hook=batch_recompute_pre_hooks(group_columns, "affected_groups(" ~ group_columns ~ ", '" ~ upstream ~ "')"),
+        post_hook=batch_recompute_post_hooks(upstream),
+    )
+}}
+
+{{ aggregate_scores(group_columns, ['state_id', 'school_name', 'district_name']) }}
