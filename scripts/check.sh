@@ -7,7 +7,7 @@ step() { echo; echo "==> $*"; }
 started=$SECONDS
 
 step "sqlfluff lint (clickhouse dialect)"
-sqlfluff lint models tests/*.sql --disable-progress-bar
+sqlfluff lint models tests/*.sql analyses --disable-progress-bar
 
 step "ruff"
 ruff check .

@@ -1,0 +1,51 @@
+{#-
+    Dimension averages: one row per school year, district, school, teacher, test, subject and
+    dimension, for every dimension present in the JSON dimension scores (not a fixed list).
+    Sums are decimal, so averages are exact. Incremental by classroom, from the fact table.
+-#}
+{%- set classroom_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject'] -%}
+{%- set upstream = 'fct_student_scores' -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        engine='MergeTree()',
+        order_by='(' ~ (classroom_key + ['dimension']) | join(', ') ~ ')',
+        partition_by='school_year',
+        pre_hook=batch_recompute_pre_hooks(classroom_key, "affected_groups(" ~ classroom_key ~ ", '" ~ upstream ~ "')"),
+        post_hook=batch_recompute_post_hooks(upstream),
+    )
+}}
+
+with
+
+dimension_values as (
+    select
+        {% for column in classroom_key -%}
+            {{ column }},
+        {% endfor -%}
+        state_id,
+        _batch_id,
+        _row_number,
+        tupleElement(pair, 1) as dimension,
+        toDecimal64(tupleElement(pair, 2), 4) as dimension_score
+    from {{ ref('fct_student_scores') }}
+    array join JSONExtractKeysAndValuesRaw(dimension_scores) as pair
+    {% if is_incremental() -%}
+        where {{ is_changed(classroom_key) }}
+    {%- endif %}
+)
+
+select
+    {% for column in classroom_key -%}
+        {{ column }},
+    {% endfor -%}
+    dimension,
+    {{ latest('state_id') }} as state_id,
+    count() as student_count,
+    sum(dimension_score) as dimension_score_total,
+    toFloat64(dimension_score_total) / student_count as avg_dimension_score,
+    min(dimension_score) as min_dimension_score,
+    max(dimension_score) as max_dimension_score
+from dimension_values
+group by {{ (classroom_key + ['dimension']) | join(', ') }}

@@ -1,0 +1,17 @@
+-- Classroom averages by classroom key, for the student-in-context lookups (mart_student_context).
+{{ config(**averages_dictionary_config(
+    [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String'), ('subject', 'String'),
+     ('school_id', 'String'), ('district_id', 'String')],
+    [('avg_score', 'Float64'), ('student_count', 'UInt64')],
+)) }}
+
+select
+    school_year,
+    teacher_id,
+    test_id,
+    subject,
+    school_id,
+    district_id,
+    avg_score,
+    student_count
+from {{ ref('agg_classroom_scores') }}
