@@ -100,7 +100,7 @@ def generate(
 
     settings = _settings()
     client = _connect(settings)
-    landing = Landing(client, settings.raw_database)
+    landing = Landing(client, settings.raw_database, settings.retention_years)
     landing.ensure_schema()
     with LoadProgress(enabled=not quiet) as progress:
         result = load_generated(landing, spec, progress, LoadOptions(force=force), batch_rows)
@@ -148,7 +148,7 @@ def load(
         raise click.ClickException(str(ex)) from None
     settings = _settings()
     client = _connect(settings)
-    landing = Landing(client, settings.raw_database)
+    landing = Landing(client, settings.raw_database, settings.retention_years)
     landing.ensure_schema()
     options = LoadOptions(delimiter=delimiter, ignore_extra_columns=ignore_extra_columns, force=force)
     results: list[LoadResult] = []

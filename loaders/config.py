@@ -7,11 +7,13 @@ point at the same warehouse:
     SCORES_CHDB_PATH     chDB data directory for dev (default data/chdb; relative to the project)
     SCORES_RAW_DATABASE  database the loaders land rows in (default scores_raw)
     SCORES_DATABASE      database dbt builds the models in (default scores)
+    SCORES_RETENTION_YEARS  years a school year stays after it ends (default 5; dbt uses it too)
     CLICKHOUSE_HOST, CLICKHOUSE_PORT, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_SECURE
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,13 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def retained_from(retention_years: int, today: dt.date | None = None) -> int:
+    """The oldest school year still kept: school year Y expires on 1 July of Y + retention_years
+    (the same rule as the dbt models, macros/retention.sql)."""
+    today = today or dt.date.today()
+    return today.year - retention_years + (1 if today.month >= 7 else 0)
 
 
 def _env(name: str, default: str) -> str:
@@ -37,6 +46,7 @@ class Settings:
     user: str
     password: str
     secure: bool
+    retention_years: int = 5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,7 +66,11 @@ class Settings:
             user=_env("CLICKHOUSE_USER", "default"),
             password=os.environ.get("CLICKHOUSE_PASSWORD", ""),
             secure=secure,
+            retention_years=int(_env("SCORES_RETENTION_YEARS", "5")),
         )
+
+    def retained_from(self, today: dt.date | None = None) -> int:
+        return retained_from(self.retention_years, today)
 
     @property
     def embedded(self) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -375,31 +374,35 @@ def _school_year_rows(world: World, school: School, year: int) -> pa.Table:
 def generate(
     spec: GeneratorSpec, batch_rows: int = 500_000, reference: Reference | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """Yield exactly ``spec.rows`` rows as record batches of at most ``batch_rows`` rows."""
+    """Yield exactly ``spec.rows`` rows as record batches of at most ``batch_rows`` rows.
+
+    Schools are generated one after the other, every school year of a school together; the last
+    school needed takes an equal share of each year, so every school year appears at any size.
+    """
     world = World.build(spec, reference or load_reference())
     remaining = spec.rows
     pending: list[pa.Table] = []
     pending_rows = 0
-    for year in spec.school_years:
-        for school in world.schools:
-            if remaining <= 0:
-                break
-            table = _school_year_rows(world, school, year)
-            if table.num_rows > remaining:
-                table = table.slice(0, remaining)
+    for school in world.schools:
+        if remaining <= 0:
+            break
+        tables = [_school_year_rows(world, school, year) for year in spec.school_years]
+        total = sum(t.num_rows for t in tables)
+        if total > remaining:
+            shares = [t.num_rows * remaining // total for t in tables]
+            for i in range(remaining - sum(shares)):  # hand out what integer division left
+                shares[i % len(shares)] += 1
+            tables = [t.slice(0, share) for t, share in zip(tables, shares, strict=True)]
+        for table in tables:
             remaining -= table.num_rows
             pending.append(table)
             pending_rows += table.num_rows
-            while pending_rows >= batch_rows:
-                combined = pa.concat_tables(pending).combine_chunks()
-                yield from combined.slice(0, batch_rows).to_batches()
-                rest = combined.slice(batch_rows)
-                pending, pending_rows = [rest], rest.num_rows
+        while pending_rows >= batch_rows:
+            combined = pa.concat_tables(pending).combine_chunks()
+            yield from combined.slice(0, batch_rows).to_batches()
+            rest = combined.slice(batch_rows)
+            pending, pending_rows = [rest], rest.num_rows
     if pending_rows:
         yield from pa.concat_tables(pending).combine_chunks().to_batches()
     if remaining > 0:  # the world is sized with headroom, so this only guards against bugs
         raise RuntimeError(f"generator world too small: {remaining} rows short")
-
-
-def estimated_batches(spec: GeneratorSpec, batch_rows: int) -> int:
-    return max(1, math.ceil(spec.rows / batch_rows))

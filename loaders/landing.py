@@ -54,15 +54,16 @@ class BatchCounts:
 class Landing:
     """The raw tables of one warehouse."""
 
-    def __init__(self, client: Client, database: str) -> None:
+    def __init__(self, client: Client, database: str, retention_years: int = 5) -> None:
         self.client = client
         self.database = database
+        self.retention_years = retention_years
 
     def table(self, name: str) -> str:
         return f"`{self.database}`.`{name}`"
 
     def ensure_schema(self) -> None:
-        for statement in raw_table_ddl(self.database):
+        for statement in raw_table_ddl(self.database, self.retention_years):
             self.client.command(statement)
 
     # -- batch lifecycle -------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from loaders.config import retained_from
 from loaders.generator import GeneratorSpec, generate
 from loaders.landing import Landing
 from loaders.progress import LoadProgress
@@ -126,7 +127,12 @@ def _land_batches(
     try:
         try:
             for batch in batches():
-                validated = validate(batch.table, batch.row_numbers, reference)
+                validated = validate(
+                    batch.table,
+                    batch.row_numbers,
+                    reference,
+                    retained_from=retained_from(landing.retention_years),
+                )
                 rejected = _merge(batch.rejected, validated.rejected)
                 _sample(result, rejected)
                 inserter.put(validated.landed, rejected)

@@ -64,8 +64,9 @@ def _column_ddl(columns: tuple[Column, ...]) -> str:
     return ",\n    ".join(f"`{c.name}` {c.clickhouse_type} COMMENT '{c.description}'" for c in columns)
 
 
-def raw_table_ddl(database: str) -> list[str]:
-    """CREATE statements for the raw tables (idempotent)."""
+def raw_table_ddl(database: str, retention_years: int = 5) -> list[str]:
+    """CREATE statements for the raw tables (idempotent). School year Y leaves the landed rows on
+    1 July of Y + retention_years, like every dbt model (macros/retention.sql)."""
     return [
         f"CREATE DATABASE IF NOT EXISTS `{database}`",
         f"""
@@ -74,7 +75,10 @@ CREATE TABLE IF NOT EXISTS `{database}`.`{SCORES_TABLE}` (
     `_loaded_at` DateTime64(3) DEFAULT now64(3) COMMENT 'When the row landed'
 )
 ENGINE = MergeTree
+PARTITION BY school_year
 ORDER BY (school_year, test_id, student_id)
+TTL makeDate(school_year + {retention_years}, 7, 1)
+SETTINGS ttl_only_drop_parts = 1
 COMMENT 'Validated score rows, append-only ledger of every load. Visible to dbt once the batch commits.'
 """,
         f"""

@@ -199,9 +199,17 @@ def _date_column(check: _Checker, name: str, values: pa.Array) -> pa.Array:
 
 
 def validate(
-    batch: pa.Table, row_numbers: pa.Array, reference: Reference, raw_text: pa.Table | None = None
+    batch: pa.Table,
+    row_numbers: pa.Array,
+    reference: Reference,
+    raw_text: pa.Table | None = None,
+    retained_from: int | None = None,
 ) -> Validated:
-    """Validate one batch. ``batch`` has every contract column (text or typed)."""
+    """Validate one batch. ``batch`` has every contract column (text or typed).
+
+    ``retained_from``: the oldest school year the warehouse keeps (older rows are rejected, since
+    retention would drop them at once).
+    """
     n = batch.num_rows
     check = _Checker(n)
     out: dict[str, pa.Array] = {}
@@ -274,6 +282,17 @@ def validate(
 
     year = _integer_column(check, "school_year", col("school_year"), YEAR_MIN, YEAR_MAX, pa.uint16())
     out["school_year"] = year
+    if retained_from is not None:
+        check.fail(
+            "school_year",
+            pc.less(year, retained_from),
+            lambda p: pc.binary_join_element_wise(
+                "school_year ",
+                pc.cast(p(year), pa.string()),
+                f" is past the retention period (kept from {retained_from})",
+                "",
+            ),
+        )
     test_date = _date_column(check, "test_date", col("test_date"))
     # the school year runs from 1 July of the previous calendar year to 30 June
     offset = pc.subtract(pc.cast(year, pa.int32()), YEAR_MIN)

@@ -111,7 +111,8 @@
     Hooks of a model that is incremental by batch. `key_columns` are the keys it recomputes (score
     keys for the fact table, group keys for the aggregates), `keys_sql` a macro call (as text)
     returning those keys for this run's batches. Pre-hooks: reset the ledger on a full build,
-    collect the keys, delete their rows. Post-hooks: record the applied batches, drop the key table.
+    collect the keys, delete their rows. Post-hooks: record the applied batches, drop the key table,
+    delete rows past retention (macros/retention.sql).
     Returned as hook strings, rendered when the model runs.
 -#}
 {% macro batch_recompute_pre_hooks(key_columns, keys_sql) -%}
@@ -128,5 +129,6 @@
     {{ return([
         "{{ record_applied_batches(" ~ upstream_arg ~ ") }}",
         "{{ drop_changes() }}",
+        "{{ delete_expired_rows() }}",
     ]) }}
 {%- endmacro %}

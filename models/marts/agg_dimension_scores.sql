@@ -10,6 +10,8 @@
         materialized='incremental',
         incremental_strategy='append',
         engine='MergeTree()',
+        ttl=retention_ttl(),
+        settings={'ttl_only_drop_parts': 1},
         order_by='(' ~ (classroom_key + ['dimension']) | join(', ') ~ ')',
         partition_by='school_year',
         pre_hook=batch_recompute_pre_hooks(classroom_key, "affected_groups(" ~ classroom_key ~ ", '" ~ upstream ~ "')"),

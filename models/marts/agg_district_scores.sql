@@ -10,6 +10,8 @@
         materialized='incremental',
         incremental_strategy='append',
         engine='MergeTree()',
+        ttl=retention_ttl(),
+        settings={'ttl_only_drop_parts': 1},
         order_by='(' ~ group_columns | join(', ') ~ ')',
         partition_by='school_year',
         pre_hook=batch_recompute_pre_hooks(group_columns, "affected_groups(" ~ group_columns ~ ", '" ~ upstream ~ "')"),

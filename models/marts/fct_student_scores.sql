@@ -9,6 +9,8 @@
         materialized='incremental',
         incremental_strategy='append',
         engine='MergeTree()',
+        ttl=retention_ttl(),
+        settings={'ttl_only_drop_parts': 1},
         order_by='(school_year, district_id, school_id, teacher_id, test_id, student_id)',
         partition_by='toYYYYMM(test_date)',
         pre_hook=batch_recompute_pre_hooks(score_key, "changed_score_keys()"),
@@ -24,6 +26,7 @@ versions as (
     from {{ ref('stg_raw__student_scores') }}
     where
         _batch_id in ({{ batches_visible_in_run() }})
+        and {{ is_retained() }}
         {% if is_incremental() %}
             and school_year in (select changes.school_year from {{ changes_relation() }} as changes)
             and {{ is_changed(score_key) }}

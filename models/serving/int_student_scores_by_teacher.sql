@@ -10,6 +10,8 @@
         materialized='incremental',
         incremental_strategy='append',
         engine='MergeTree()',
+        ttl=retention_ttl(),
+        settings={'ttl_only_drop_parts': 1},
         order_by='(school_year, teacher_id, test_id, student_id)',
         partition_by='school_year',
         pre_hook=batch_recompute_pre_hooks(score_key, "changed_score_keys('" ~ upstream ~ "')"),

@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,19 +89,32 @@ class Warehouse:
         return self.settings.raw_database
 
 
-@pytest.fixture
-def warehouse(
-    chdb_path: Path, dbt_target_dir: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Warehouse]:
-    name = re.sub(r"\W+", "_", request.node.name).strip("_")[:30].lower()
+@contextmanager
+def fresh_warehouse(name: str, target_dir: Path, **env: str) -> Iterator[Warehouse]:
+    """A pair of new databases on the session engine, dropped afterwards."""
+    name = re.sub(r"\W+", "_", name).strip("_")[:30].lower()
     suffix = uuid.uuid4().hex[:6]
-    monkeypatch.setenv("SCORES_DATABASE", f"t_{name}_{suffix}")
-    monkeypatch.setenv("SCORES_RAW_DATABASE", f"t_{name}_{suffix}_raw")
+    values = {"SCORES_DATABASE": f"t_{name}_{suffix}", "SCORES_RAW_DATABASE": f"t_{name}_{suffix}_raw", **env}
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     settings = Settings.from_env()
     client = settings.connect()
-    landing = Landing(client, settings.raw_database)
-    landing.ensure_schema()
-    yield Warehouse(settings, client, landing, dbt_target_dir)
-    for database in (settings.database, settings.raw_database):
-        client.command(f"DROP DATABASE IF EXISTS `{database}`")
-    client.close()
+    try:
+        landing = Landing(client, settings.raw_database, settings.retention_years)
+        landing.ensure_schema()
+        yield Warehouse(settings, client, landing, target_dir)
+    finally:
+        for database in (settings.database, settings.raw_database):
+            client.command(f"DROP DATABASE IF EXISTS `{database}`")
+        client.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def warehouse(chdb_path: Path, dbt_target_dir: Path, request: pytest.FixtureRequest) -> Iterator[Warehouse]:
+    with fresh_warehouse(request.node.name, dbt_target_dir) as built:
+        yield built

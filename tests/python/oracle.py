@@ -8,7 +8,9 @@ tests can compare the two.
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -141,12 +143,46 @@ def assert_mart_matches(
             )
 
 
+DIMENSION_KEY = ("school_year", "district_id", "school_id", "teacher_id", "test_id", "subject", "dimension")
+
+
+def dimension_metrics(current: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, float]]:
+    groups: dict[tuple[Any, ...], list[Decimal]] = defaultdict(list)
+    for row in current:
+        for name, value in json.loads(row["dimension_scores"], parse_float=Decimal).items():
+            key = tuple(row[k] for k in DIMENSION_KEY[:-1]) + (name,)
+            groups[key].append(Decimal(value))
+    return {
+        key: {
+            "student_count": len(values),
+            "avg_dimension_score": float(sum(values) / len(values)),
+            "min_dimension_score": float(min(values)),
+            "max_dimension_score": float(max(values)),
+        }
+        for key, values in groups.items()
+    }
+
+
+def retained(current: list[dict[str, Any]], oldest_school_year: int) -> list[dict[str, Any]]:
+    return [row for row in current if row["school_year"] >= oldest_school_year]
+
+
 def assert_all_aggregates_match(client: Any, db: str, current: list[dict[str, Any]]) -> None:
     for table, key in AGGREGATES.items():
         try:
             assert_mart_matches(read_mart(client, db, table, key), group_metrics(current, key))
         except AssertionError as ex:
             raise AssertionError(f"{table}: {ex}") from None
+    dimension_columns = ("student_count", "avg_dimension_score", "min_dimension_score", "max_dimension_score")
+    try:
+        assert_mart_matches(
+            read_mart(client, db, "agg_dimension_scores", DIMENSION_KEY, dimension_columns),
+            dimension_metrics(current),
+        )
+    except AssertionError as ex:
+        raise AssertionError(f"agg_dimension_scores: {ex}") from None
+    facts = client.command(f"SELECT count() FROM `{db}`.fct_student_scores")
+    assert facts == len(current), f"fct_student_scores has {facts} rows, the recompute {len(current)}"
 
 
 def read_mart(

@@ -50,12 +50,16 @@ def test_generate_load_build_gives_exact_marts(warehouse):
 def write_corrections(path: Path, warehouse, count: int, seed: int) -> None:
     """Re-score `count` existing results; every 5th also moves to another (possibly new) teacher."""
     rng = random.Random(seed)
-    columns = [c if c != "overall_performance_level" else "reported_performance_level" for c in INPUT_COLUMN_NAMES]
+    columns = [
+        c if c != "overall_performance_level" else "reported_performance_level" for c in INPUT_COLUMN_NAMES
+    ]
     rows = warehouse.rows(
         f"SELECT {', '.join(columns)} FROM `{warehouse.db}`.fct_student_scores"
         f" ORDER BY cityHash64(student_id, test_id, {seed}) LIMIT {count}"
     )
-    teachers = [r[0] for r in warehouse.rows(f"SELECT DISTINCT teacher_id FROM `{warehouse.db}`.fct_student_scores")]
+    teachers = [
+        r[0] for r in warehouse.rows(f"SELECT DISTINCT teacher_id FROM `{warehouse.db}`.fct_student_scores")
+    ]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(INPUT_COLUMN_NAMES)
