@@ -150,7 +150,7 @@ def dimension_metrics(current: list[dict[str, Any]]) -> dict[tuple[Any, ...], di
     groups: dict[tuple[Any, ...], list[Decimal]] = defaultdict(list)
     for row in current:
         for name, value in json.loads(row["dimension_scores"], parse_float=Decimal).items():
-            key = tuple(row[k] for k in DIMENSION_KEY[:-1]) + (name,)
+            key = (*(row[k] for k in DIMENSION_KEY[:-1]), name)
             groups[key].append(Decimal(value))
     return {
         key: {

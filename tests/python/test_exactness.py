@@ -191,7 +191,8 @@ def test_loader_rejects_rows_past_retention(warehouse):
         warehouse.landing, GeneratorSpec(rows=1_000, seed=2, school_years=(2015, 2026)), QUIET
     )
     old = warehouse.scalar(
-        f"SELECT count() FROM `{warehouse.raw}`.quarantine WHERE reason LIKE 'school_year 2015 is past the retention%'"
+        f"SELECT count() FROM `{warehouse.raw}`.quarantine"
+        " WHERE reason LIKE 'school_year 2015 is past the retention%'"
     )
     assert old > 0
     assert result.rows_quarantined == old
