@@ -25,7 +25,8 @@ trap 'rm -rf "$tmp"' EXIT
 export SCORES_CHDB_PATH="$tmp/chdb"
 scores generate --rows 20000 --quiet
 dbt build --quiet
+dbt source freshness --quiet
 dbt docs generate --quiet >/dev/null
-echo "dbt build and docs OK ($SCORES_CHDB_PATH)"
+echo "dbt build, source freshness and docs OK ($SCORES_CHDB_PATH)"
 
 echo; echo "all checks passed in $((SECONDS - started))s"
