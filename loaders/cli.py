@@ -60,6 +60,13 @@ def _years(value: str) -> tuple[int, ...]:
 )
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same rows).")
 @click.option(
+    "--skip",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Leave out the first SKIP rows (--rows 1010000 --skip 1000000: the 10,000 rows after a 1M load).",
+)
+@click.option(
     "--school-years",
     "years",
     default="2024,2025,2026",
@@ -81,13 +88,15 @@ def _years(value: str) -> tuple[int, ...]:
 @click.option("--force", is_flag=True, help="Load even if the same generated data was loaded before.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def generate(
-    rows: int, seed: int, years: str, out: Path | None, batch_rows: int, force: bool, quiet: bool
+    rows: int, seed: int, skip: int, years: str, out: Path | None, batch_rows: int, force: bool, quiet: bool
 ) -> None:
     """Generate realistic synthetic scores and load them (or write them to a file)."""
     from loaders.generator import GeneratorSpec
     from loaders.generator import generate as generate_batches
 
-    spec = GeneratorSpec(rows=rows, seed=seed, school_years=_years(years))
+    if skip >= rows:
+        raise click.BadParameter("--skip must be less than --rows", param_hint="--skip")
+    spec = GeneratorSpec(rows=rows, seed=seed, school_years=_years(years), skip=skip)
     if out is not None:
         from loaders.writers import write_batches
 

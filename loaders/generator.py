@@ -165,10 +165,13 @@ class GeneratorSpec:
     rows: int
     seed: int = 42
     school_years: tuple[int, ...] = (2024, 2025, 2026)
+    skip: int = 0  # leave out the first `skip` rows: rows=N+k, skip=N gives just the k rows after N
 
     def __post_init__(self) -> None:
         if self.rows < 1:
             raise ValueError("rows must be at least 1")
+        if not 0 <= self.skip < self.rows:
+            raise ValueError("skip must be at least 0 and less than rows")
         if not self.school_years:
             raise ValueError("at least one school year is needed")
 
@@ -176,12 +179,15 @@ class GeneratorSpec:
     def checksum(self) -> str:
         """Identity of the generated data: the same spec always yields the same rows."""
         text = f"generator-v1 rows={self.rows} seed={self.seed} years={','.join(map(str, self.school_years))}"
+        if self.skip:
+            text += f" skip={self.skip}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def source(self) -> str:
         years = ",".join(map(str, self.school_years))
-        return f"generator:rows={self.rows},seed={self.seed},years={years}"
+        skip = f",skip={self.skip}" if self.skip else ""
+        return f"generator:rows={self.rows},seed={self.seed},years={years}{skip}"
 
 
 def _mix(*values: object) -> int:
@@ -371,30 +377,38 @@ def _school_year_rows(world: World, school: School, year: int) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=INPUT_SCHEMA)
 
 
+def _interleave_years(tables: list[pa.Table]) -> pa.Table:
+    """One table with the years' rows interleaved in proportion (deterministic)."""
+    position = np.concatenate([np.arange(t.num_rows) / max(t.num_rows, 1) for t in tables])
+    year = np.concatenate([np.full(t.num_rows, i) for i, t in enumerate(tables)])
+    return pa.concat_tables(tables).take(pa.array(np.lexsort((year, position))))
+
+
 def generate(
     spec: GeneratorSpec, batch_rows: int = 500_000, reference: Reference | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """Yield exactly ``spec.rows`` rows as record batches of at most ``batch_rows`` rows.
+    """Yield rows ``spec.skip`` to ``spec.rows`` as record batches of at most ``batch_rows`` rows.
 
-    Schools are generated one after the other, every school year of a school together; the last
-    school needed takes an equal share of each year, so every school year appears at any size.
+    Schools are generated one after the other, the rows of a school's years interleaved, so a
+    prefix of the stream covers every school year at any size, and the first N rows of a larger
+    spec are exactly the rows of the spec with N rows (what ``skip`` relies on).
     """
     world = World.build(spec, reference or load_reference())
     remaining = spec.rows
+    to_skip = spec.skip
     pending: list[pa.Table] = []
     pending_rows = 0
     for school in world.schools:
         if remaining <= 0:
             break
-        tables = [_school_year_rows(world, school, year) for year in spec.school_years]
-        total = sum(t.num_rows for t in tables)
-        if total > remaining:
-            shares = [t.num_rows * remaining // total for t in tables]
-            for i in range(remaining - sum(shares)):  # hand out what integer division left
-                shares[i % len(shares)] += 1
-            tables = [t.slice(0, share) for t, share in zip(tables, shares, strict=True)]
-        for table in tables:
-            remaining -= table.num_rows
+        table = _interleave_years([_school_year_rows(world, school, year) for year in spec.school_years])
+        if table.num_rows > remaining:
+            table = table.slice(0, remaining)
+        remaining -= table.num_rows
+        if to_skip:
+            dropped = min(to_skip, table.num_rows)
+            table, to_skip = table.slice(dropped), to_skip - dropped
+        if table.num_rows:
             pending.append(table)
             pending_rows += table.num_rows
         while pending_rows >= batch_rows:

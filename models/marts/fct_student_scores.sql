@@ -15,7 +15,6 @@
         partition_by='toYYYYMM(test_date)',
         pre_hook=batch_recompute_pre_hooks(score_key, "changed_score_keys()"),
         post_hook=batch_recompute_post_hooks(),
-        query_settings={'optimize_aggregation_in_order': 1},
     )
 }}
 
@@ -34,27 +33,11 @@ versions as (
 ),
 
 latest as (
-    select
-        school_year,
-        test_id,
-        student_id,
-        {{ latest('teacher_id') }} as teacher_id,
-        {{ latest('teacher_name') }} as teacher_name,
-        {{ latest('school_id') }} as school_id,
-        {{ latest('school_name') }} as school_name,
-        {{ latest('district_id') }} as district_id,
-        {{ latest('district_name') }} as district_name,
-        {{ latest('state_id') }} as state_id,
-        {{ latest('subject') }} as subject,
-        {{ latest('grade') }} as grade,
-        {{ latest('test_date') }} as test_date,
-        {{ latest('overall_score') }} as overall_score,
-        {{ latest('reported_performance_level') }} as reported_performance_level,
-        {{ latest('dimension_scores') }} as dimension_scores,
-        max({{ score_version() }}) as latest_version,
-        count() as versions_loaded
+    -- the newest version of every score: read in key order, keep the first row per key
+    select *
     from versions
-    group by school_year, test_id, student_id
+    order by school_year, test_id, student_id, _batch_id desc, _row_number desc
+    limit 1 by school_year, test_id, student_id
 )
 
 select
@@ -75,9 +58,8 @@ select
     latest.teacher_name as teacher_name,
     latest.school_name as school_name,
     latest.district_name as district_name,
-    toLowCardinality(tupleElement(latest.latest_version, 1)) as _batch_id,
-    tupleElement(latest.latest_version, 2) as _row_number,
-    toUInt32(latest.versions_loaded) as versions_loaded
+    latest._batch_id as _batch_id,
+    latest._row_number as _row_number
 from latest
 inner join {{ ref('int_performance_level_cuts') }} as cuts
     on latest.subject = cuts.subject

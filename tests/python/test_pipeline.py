@@ -94,6 +94,6 @@ def test_incremental_build_after_corrections_equals_full_recompute(warehouse, tm
         f"SELECT model, count(), uniqExact(batch_id) FROM `{warehouse.db}`.dbt_batch_ledger GROUP BY model"
     )
     assert {m: (n, u) for m, n, u in ledger if m.startswith("agg_") or m.startswith("fct_")} == {
-        table: (3, 3) for table in ("fct_student_scores", *oracle.AGGREGATES)
+        table: (3, 3) for table in ("fct_student_scores", "agg_dimension_scores", *oracle.AGGREGATES)
     }
     warehouse.dbt("test")
