@@ -26,7 +26,19 @@
     {{ school_year }} >= {{ retention_cutoff_year() }}
 {%- endmacro %}
 
-{#- Post-hook: delete this model's expired rows now rather than at the next TTL merge. -#}
+{#- Post-hook: delete this model's expired rows now rather than at the next TTL merge. The check
+    reads only the primary key (school_year leads every sort key), so it costs nothing when no
+    school year has expired, which is nearly always. -#}
 {% macro delete_expired_rows() -%}
-    delete from {{ this }} where not ({{ is_retained() }})
+    {%- set expired = 0 -%}
+    {%- if execute -%}
+        {%- set expired = run_query(
+            "select count() from " ~ this ~ " where not (" ~ is_retained() ~ ")"
+        ).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if expired > 0 -%}
+        delete from {{ this }} where not ({{ is_retained() }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
 {%- endmacro %}
