@@ -18,7 +18,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-__all__ = ["WarehouseBusyError", "holder_of", "open_embedded_client"]
+__all__ = ["WarehouseBusyError", "holder_of", "open_embedded_client", "open_engine_connection"]
 
 _opened_in_this_process: set[str] = set()
 
@@ -115,3 +115,18 @@ def open_embedded_client(
         raise
     _opened_in_this_process.add(real)
     return client
+
+
+def open_engine_connection(path: str | os.PathLike[str]) -> Any:
+    """A raw chDB connection on an engine this process already opened (open_embedded_client).
+
+    Used for bulk inserts: ``INSERT ... SELECT * FROM Python(arrow_table)`` reads Arrow memory
+    directly, several times faster than serialising the batch.
+    """
+    import chdb
+    from clickhouse_connect.driver._chdbclient import build_connection_string
+
+    real = os.path.realpath(path)
+    if real not in _opened_in_this_process:
+        raise RuntimeError(f"open the engine with open_embedded_client({real!r}) first")
+    return chdb.connect(build_connection_string(real, ENGINE_OPTIONS))  # type: ignore[no-untyped-call]

@@ -23,14 +23,16 @@ cluster, and corrections stay expressible (a later batch with the same key wins 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from loaders.schema import AUDIT_TABLE, INPUT_COLUMN_NAMES, QUARANTINE_TABLE, SCORES_TABLE, raw_table_ddl
-from loaders.validation import Rejected
+from loaders.validation import Rejected, Rules, quote
 
 KEY = ("school_year", "test_id", "student_id")
 
@@ -58,6 +60,11 @@ class Landing:
         self.client = client
         self.database = database
         self.retention_years = retention_years
+        self._engine: Any = None
+        if type(client).__name__ == "ChdbClient":  # embedded: insert Arrow memory directly
+            from loaders.engine import open_engine_connection
+
+            self._engine = open_engine_connection(client.path)  # type: ignore[attr-defined]
 
     def table(self, name: str) -> str:
         return f"`{self.database}`.`{name}`"
@@ -93,6 +100,7 @@ class Landing:
             ).result_rows
         ]
         for batch_id in batch_ids:
+            self.close_pipeline(batch_id)
             self._delete_rows(batch_id)
             self._set_status(batch_id, "aborted", "rolled back: the load did not finish")
         return batch_ids
@@ -111,14 +119,80 @@ class Landing:
         )
         return batch_id
 
-    def land(self, batch_id: str, rows: pa.Table) -> None:
-        """Insert validated rows (INPUT_SCHEMA + _row_number) into the raw table."""
-        if rows.num_rows == 0:
-            return
-        rows = rows.append_column("_batch_id", pa.array([batch_id] * rows.num_rows, pa.string()))
-        self.client.insert_arrow(SCORES_TABLE, rows, database=self.database)
+    # -- the landing pipeline of a batch -----------------------------------------------------
+    #
+    # Rows enter as text through `_landing_<batch>` (ENGINE = Null: it stores nothing). Two
+    # materialized views validate each inserted block (loaders.validation) and route it: valid
+    # rows, typed, to student_scores; rejected rows to the quarantine. One pass, in the engine.
+
+    def _landing(self, batch_id: str) -> str:
+        return f"_landing_{batch_id.replace('-', '_')}"
+
+    def open_pipeline(self, batch_id: str, source: str, rules: Rules) -> None:
+        landing = self._landing(batch_id)
+        self.close_pipeline(batch_id)
+        text_columns = ", ".join(f"`{name}` Nullable(String)" for name in INPUT_COLUMN_NAMES)
+        trimmed_columns = ", ".join(f"`t_{name}` String" for name in INPUT_COLUMN_NAMES)
+        for table, extra in (
+            (landing, ""),
+            (landing + "_checked", f", {trimmed_columns}, `failure` Tuple(String, String)"),
+        ):
+            columns = f"{text_columns}, `_row_number` UInt64{extra}"
+            self.client.command(f"CREATE TABLE {self.table(table)} ({columns}) ENGINE = Null")
+        # 1. validate once: trimmed text and the first failure of every row
+        self.client.command(
+            f"""
+            CREATE MATERIALIZED VIEW {self.table(landing + "_check")} TO {self.table(landing + "_checked")} AS
+            SELECT *, {rules.failure()} AS failure
+            FROM (SELECT {rules.trimmed_projection()} FROM {self.table(landing)})
+            """
+        )
+        # 2. route: valid rows, typed, to the scores; the others to the quarantine
+        typed = ", ".join(f"{sql} AS `{name}`" for name, sql in rules.typed_columns())
+        self.client.command(
+            f"""
+            CREATE MATERIALIZED VIEW {self.table(landing + "_valid")} TO {self.table(SCORES_TABLE)} AS
+            SELECT {typed}, {quote(batch_id)} AS _batch_id, _row_number
+            FROM {self.table(landing + "_checked")} WHERE failure.1 = ''
+            """
+        )
+        self.client.command(
+            f"""
+            CREATE MATERIALIZED VIEW {self.table(landing + "_rejected")} TO {self.table(QUARANTINE_TABLE)} AS
+            SELECT {quote(batch_id)} AS _batch_id, {quote(source)} AS source, _row_number AS row_number,
+                   failure.1 AS column, failure.2 AS reason, {rules.raw_row()} AS raw_row
+            FROM {self.table(landing + "_checked")} WHERE failure.1 != ''
+            """
+        )
+
+    def close_pipeline(self, batch_id: str) -> None:
+        landing = self._landing(batch_id)
+        for view in (landing + "_check", landing + "_valid", landing + "_rejected"):
+            self.client.command(f"DROP VIEW IF EXISTS {self.table(view)}")
+        for table in (landing, landing + "_checked"):
+            self.client.command(f"DROP TABLE IF EXISTS {self.table(table)}")
+
+    def insert_rows(self, batch_id: str, rows: pa.Table) -> None:
+        """Insert rows (every contract column as text, plus _row_number) into the pipeline."""
+        if rows.num_rows:
+            self._insert_arrow(self._landing(batch_id), rows)
+
+    def insert_file(self, batch_id: str, path: str, clickhouse_format: str) -> None:
+        """Embedded engine only: the engine reads the file itself (Parquet), row numbers from 1."""
+        columns = ", ".join(INPUT_COLUMN_NAMES)
+        self._engine.query(
+            f"INSERT INTO {self.table(self._landing(batch_id))} ({columns}, _row_number) "
+            f"SELECT {columns}, _row_number + 1 FROM file({quote(path)}, {quote(clickhouse_format)}) "
+            f"SETTINGS max_insert_threads = {os.cpu_count() or 1}"
+        )
+
+    @property
+    def reads_files(self) -> bool:
+        """True when the engine can read the loader's files itself (the embedded engine)."""
+        return self._engine is not None
 
     def quarantine(self, batch_id: str, source: str, rejected: Rejected) -> None:
+        """Rows rejected before validation (malformed lines): straight to the quarantine."""
         if not len(rejected):
             return
         n = len(rejected)
@@ -127,12 +201,20 @@ class Landing:
                 "_batch_id": pa.array([batch_id] * n, pa.string()),
                 "source": pa.array([source] * n, pa.string()),
                 "row_number": pa.array(rejected.row_numbers, pa.uint64()),
-                "column": pa.array(rejected.columns, pa.string()),
+                "column": pa.array([""] * n, pa.string()),
                 "reason": pa.array(rejected.reasons, pa.string()),
                 "raw_row": pa.array(rejected.raw_rows, pa.string()),
             }
         )
-        self.client.insert_arrow(QUARANTINE_TABLE, table, database=self.database)
+        self._insert_arrow(QUARANTINE_TABLE, table)
+
+    def _insert_arrow(self, table: str, rows: pa.Table) -> None:
+        if self._engine is None:
+            self.client.insert_arrow(table, rows, database=self.database)
+            return
+        columns = ", ".join(f"`{name}`" for name in rows.column_names)
+        # chDB's Python() table function reads the local variable `rows` by name
+        self._engine.query(f"INSERT INTO {self.table(table)} ({columns}) SELECT * FROM Python(rows)")
 
     def quarantine_duplicates(self, batch_id: str, source: str) -> int:
         """Move rows whose key repeats an earlier row of the same batch to the quarantine.
@@ -179,6 +261,16 @@ class Landing:
             )
         return moved
 
+    def rejected_sample(self, batch_id: str, limit: int) -> list[tuple[int, str, str]]:
+        rows = self.client.query(
+            f"""
+            SELECT row_number, column, reason FROM {self.table(QUARANTINE_TABLE)}
+            WHERE _batch_id = {{b:String}} ORDER BY row_number LIMIT {int(limit)}
+            """,
+            parameters={"b": batch_id},
+        ).result_rows
+        return [(int(r), str(c), str(m)) for r, c, m in rows]
+
     def counts(self, batch_id: str) -> tuple[int, int]:
         landed, quarantined = self.client.query(
             f"""
@@ -209,6 +301,7 @@ class Landing:
 
     def fail(self, batch_id: str, message: str) -> None:
         """Roll a batch back after an error: no row of it stays."""
+        self.close_pipeline(batch_id)
         self._delete_rows(batch_id)
         self._set_status(batch_id, "failed", message)
 

@@ -1,4 +1,4 @@
-"""Load one source (a file or the generator) as one batch: read -> validate -> land -> commit."""
+"""Load one source (a file or the generator) as one batch: read -> land (validated) -> commit."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from loaders.config import retained_from
 from loaders.generator import GeneratorSpec, generate
@@ -26,8 +27,9 @@ from loaders.readers import (
     read_jsonl,
     read_parquet,
 )
-from loaders.reference import Reference, load_reference
-from loaders.validation import Rejected, validate
+from loaders.reference import load_reference
+from loaders.schema import INPUT_COLUMN_NAMES
+from loaders.validation import Rejected, Rules
 
 
 @dataclass(frozen=True)
@@ -57,34 +59,48 @@ class LoadResult:
 SAMPLE_REJECTS = 20
 
 
+def as_text(batch: SourceBatch) -> pa.Table:
+    """The batch's contract columns as text (what the landing pipeline takes) plus _row_number."""
+    columns = []
+    for name in INPUT_COLUMN_NAMES:
+        column = batch.table.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_timestamp(column.type):
+            column = pc.cast(column, pa.date32())
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = pc.cast(column, pa.string())
+        columns.append(column)
+    return pa.Table.from_arrays([*columns, batch.row_numbers], names=[*INPUT_COLUMN_NAMES, "_row_number"])
+
+
 class _Inserter:
-    """Inserts landed rows on a background thread so reading/validating overlaps with the engine."""
+    """Inserts on a background thread so reading the next batch overlaps with the engine's work."""
 
     def __init__(self, landing: Landing, batch_id: str, source: str) -> None:
         self.landing, self.batch_id, self.source = landing, batch_id, source
-        self.queue: queue.Queue[tuple[pa.Table, Rejected] | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[SourceBatch | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="scores-insert", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while True:
-            item = self.queue.get()
-            if item is None:
+            batch = self.queue.get()
+            if batch is None:
                 return
             if self.error is not None:
                 continue
-            rows, rejected = item
             try:
-                self.landing.land(self.batch_id, rows)
-                self.landing.quarantine(self.batch_id, self.source, rejected)
-            except BaseException as ex:  # re-raised in the caller's thread by close()
+                self.landing.insert_rows(self.batch_id, as_text(batch))
+                self.landing.quarantine(self.batch_id, self.source, batch.rejected)
+            except BaseException as ex:  # re-raised in the caller's thread
                 self.error = ex
 
-    def put(self, rows: pa.Table, rejected: Rejected) -> None:
+    def put(self, batch: SourceBatch) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put((rows, rejected))
+        self.queue.put(batch)
 
     def close(self) -> None:
         self.queue.put(None)
@@ -93,16 +109,15 @@ class _Inserter:
             raise self.error
 
 
-def _land_batches(
+def _land(
     landing: Landing,
     name: str,
     digest: str,
     size: int,
-    batches: Callable[[], Iterator[SourceBatch]],
-    reference: Reference,
+    land_rows: Callable[[str], int],
     options: LoadOptions,
-    on_progress: Callable[[int], None],
 ) -> LoadResult:
+    """The batch lifecycle around ``land_rows(batch_id) -> rows read`` (see loaders.landing)."""
     started = time.perf_counter()
     if not options.force:
         previous = landing.previous_load(digest)
@@ -122,38 +137,21 @@ def _land_batches(
     result = LoadResult(name, "loaded", batch_id)
     if aborted:
         result.message = f"rolled back unfinished earlier load(s): {', '.join(aborted)}. "
-    inserter = _Inserter(landing, batch_id, name)
-    rows_read = 0
+    rules = Rules(load_reference(), retained_from(landing.retention_years))
     try:
+        landing.open_pipeline(batch_id, name, rules)
         try:
-            for batch in batches():
-                validated = validate(
-                    batch.table,
-                    batch.row_numbers,
-                    reference,
-                    retained_from=retained_from(landing.retention_years),
-                )
-                rejected = _merge(batch.rejected, validated.rejected)
-                _sample(result, rejected)
-                inserter.put(validated.landed, rejected)
-                rows_read += batch.table.num_rows + len(batch.rejected)
-                on_progress(rows_read)
+            rows_read = land_rows(batch_id)
         finally:
-            inserter.close()
+            landing.close_pipeline(batch_id)
         duplicates = landing.quarantine_duplicates(batch_id, name)
         counts = landing.commit(batch_id, rows_read, message=result.message.strip())
     except BaseException as ex:
         message = str(ex) if isinstance(ex, FileError) else f"{type(ex).__name__}: {ex}"
-        try:
-            landing.fail(batch_id, message)
-        finally:
-            if not isinstance(ex, (FileError, KeyboardInterrupt)):
-                raise
-        if isinstance(ex, KeyboardInterrupt):
+        landing.fail(batch_id, message)
+        if not isinstance(ex, FileError):
             raise
-        return LoadResult(
-            name, "failed", batch_id, rows_read, message=message, seconds=time.perf_counter() - started
-        )
+        return LoadResult(name, "failed", batch_id, message=message, seconds=time.perf_counter() - started)
     result.rows_read, result.rows_landed, result.rows_quarantined = (
         counts.rows_read,
         counts.rows_landed,
@@ -161,37 +159,33 @@ def _land_batches(
     )
     if duplicates:
         result.message += f"{duplicates} duplicate row(s) quarantined. "
+    if counts.rows_quarantined:
+        result.rejected_sample = landing.rejected_sample(batch_id, SAMPLE_REJECTS)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _merge(first: Rejected, second: Rejected) -> Rejected:
-    if not len(first):
-        return second
-    if not len(second):
-        return first
-    return Rejected(
-        first.row_numbers + second.row_numbers,
-        first.columns + second.columns,
-        first.reasons + second.reasons,
-        first.raw_rows + second.raw_rows,
-    )
-
-
-def _sample(result: LoadResult, rejected: Rejected) -> None:
-    room = SAMPLE_REJECTS - len(result.rejected_sample)
-    if room > 0 and len(rejected):
-        result.rejected_sample.extend(
-            list(zip(rejected.row_numbers, rejected.columns, rejected.reasons, strict=True))[:room]
-        )
+def _stream(
+    landing: Landing,
+    batch_id: str,
+    name: str,
+    batches: Iterator[SourceBatch],
+    on_progress: Callable[[int], None],
+) -> int:
+    inserter = _Inserter(landing, batch_id, name)
+    rows_read = 0
+    try:
+        for batch in batches:
+            inserter.put(batch)
+            rows_read += batch.table.num_rows + len(batch.rejected)
+            on_progress(rows_read)
+    finally:
+        inserter.close()
+    return rows_read
 
 
 def load_file(
-    landing: Landing,
-    source: FileSource,
-    options: LoadOptions,
-    progress: LoadProgress,
-    reference: Reference | None = None,
+    landing: Landing, source: FileSource, options: LoadOptions, progress: LoadProgress
 ) -> LoadResult:
     started = time.perf_counter()
     try:
@@ -201,25 +195,31 @@ def load_file(
     except FileError as ex:
         return LoadResult(source.name, "failed", message=str(ex), seconds=time.perf_counter() - started)
     tally = BytesRead()
-    if total_rows is not None:
-        task = progress.start(source.path.name, total_rows, "rows")
-    else:
-        task = progress.start(source.path.name, size, "bytes")
-
-    def batches() -> Iterator[SourceBatch]:
-        if source.format == "csv":
-            return read_csv(source, options.delimiter, options.ignore_extra_columns, tally)
-        if source.format == "jsonl":
-            return read_jsonl(source, options.ignore_extra_columns, tally)
-        return read_parquet(source, options.ignore_extra_columns)
+    task = progress.start(
+        source.path.name,
+        total_rows if total_rows is not None else size,
+        "rows" if total_rows is not None else "bytes",
+    )
 
     def on_progress(rows: int) -> None:
         done = rows if total_rows is not None else tally.count
         progress.update(task, done, rows, time.perf_counter() - started)
 
-    result = _land_batches(
-        landing, source.name, digest, size, batches, reference or load_reference(), options, on_progress
-    )
+    def land_rows(batch_id: str) -> int:
+        if source.format == "parquet" and landing.reads_files and not source.compressed:
+            read_parquet(source, options.ignore_extra_columns)  # checks the schema; reads nothing
+            landing.insert_file(batch_id, str(source.path.resolve()), "Parquet")
+            on_progress(total_rows or 0)
+            return total_rows or 0
+        if source.format == "csv":
+            batches = read_csv(source, options.delimiter, options.ignore_extra_columns, tally)
+        elif source.format == "jsonl":
+            batches = read_jsonl(source, options.ignore_extra_columns, tally)
+        else:
+            batches = read_parquet(source, options.ignore_extra_columns)
+        return _stream(landing, batch_id, source.name, batches, on_progress)
+
+    result = _land(landing, source.name, digest, size, land_rows, options)
     progress.finish(task)
     return result
 
@@ -232,21 +232,23 @@ def load_generated(
     batch_rows: int = 500_000,
 ) -> LoadResult:
     reference = load_reference()
-    task = progress.start(f"generate {spec.rows:,} rows", spec.rows, "rows")
+    total = spec.rows - spec.skip
+    task = progress.start(f"generate {total:,} rows", total, "rows")
     started = time.perf_counter()
 
     def batches() -> Iterator[SourceBatch]:
-        next_row = 1
+        next_row = spec.skip + 1
         for batch in generate(spec, batch_rows, reference):
             numbers = pa.array(range(next_row, next_row + batch.num_rows), pa.uint64())
             next_row += batch.num_rows
-            yield SourceBatch(pa.Table.from_batches([batch]), numbers)
+            yield SourceBatch(pa.Table.from_batches([batch]), numbers, Rejected())
 
     def on_progress(rows: int) -> None:
         progress.update(task, rows, rows, time.perf_counter() - started)
 
-    result = _land_batches(
-        landing, spec.source, spec.checksum, 0, batches, reference, options or LoadOptions(), on_progress
-    )
+    def land_rows(batch_id: str) -> int:
+        return _stream(landing, batch_id, spec.source, batches(), on_progress)
+
+    result = _land(landing, spec.source, spec.checksum, 0, land_rows, options or LoadOptions())
     progress.finish(task)
     return result

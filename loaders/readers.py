@@ -57,7 +57,7 @@ class FileError(Exception):
 class SourceBatch:
     table: pa.Table  # the contract columns, text or typed
     row_numbers: pa.Array  # uint64, one per row of table
-    rejected: Rejected = field(default_factory=lambda: Rejected([], [], [], []))
+    rejected: Rejected = field(default_factory=Rejected)
 
 
 @dataclass(frozen=True)
@@ -338,15 +338,14 @@ def read_csv(
         raise FileError(source.path, problem, row=0)
     header = [n.strip() for n in names]
     skipped: list[int] = []
-    rejected = Rejected([], [], [], [])
+    rejected = Rejected()
 
     def on_invalid(row: Any) -> str:
         number = int(row.number) - 1 if row.number and row.number > 0 else -1
         skipped.append(number)
-        rejected.row_numbers.append(number)
-        rejected.columns.append("")
-        rejected.reasons.append(f"expected {row.expected_columns} fields, found {row.actual_columns}")
-        rejected.raw_rows.append(row.text[:10000])
+        rejected.add(
+            number, f"expected {row.expected_columns} fields, found {row.actual_columns}", row.text[:10000]
+        )
         return "skip"
 
     handle = source.path.open("rb")
@@ -378,14 +377,7 @@ def read_csv(
             table = _decode_utf8(source, table, numbers)
             out = SourceBatch(table, pa.array(numbers.astype(np.uint64)))
             if len(rejected):
-                out.rejected = Rejected(
-                    list(rejected.row_numbers),
-                    list(rejected.columns),
-                    list(rejected.reasons),
-                    list(rejected.raw_rows),
-                )
-                for part in (rejected.row_numbers, rejected.columns, rejected.reasons, rejected.raw_rows):
-                    part.clear()
+                out.rejected, rejected = rejected, Rejected()
             yield out
         if len(rejected):
             yield SourceBatch(
@@ -424,7 +416,7 @@ def read_jsonl(
     try:
         columns: dict[str, list[Any]] = {n: [] for n in INPUT_COLUMN_NAMES}
         numbers: list[int] = []
-        rejected = Rejected([], [], [], [])
+        rejected = Rejected()
         line_number = 0
         for raw in stream:
             line_number += 1
@@ -441,10 +433,7 @@ def read_jsonl(
                 continue  # blank lines are not rows
             problem, record = _parse_json_line(stripped, known, ignore_extra)
             if problem:
-                rejected.row_numbers.append(line_number)
-                rejected.columns.append("")
-                rejected.reasons.append(problem)
-                rejected.raw_rows.append(stripped[:10000])
+                rejected.add(line_number, problem, stripped[:10000])
                 continue
             numbers.append(line_number)
             for name in INPUT_COLUMN_NAMES:
@@ -453,7 +442,7 @@ def read_jsonl(
             if len(numbers) >= JSONL_BATCH_ROWS:
                 yield _jsonl_batch(columns, numbers, rejected)
                 columns = {n: [] for n in INPUT_COLUMN_NAMES}
-                numbers, rejected = [], Rejected([], [], [], [])
+                numbers, rejected = [], Rejected()
         if numbers or len(rejected):
             yield _jsonl_batch(columns, numbers, rejected)
         if line_number == 0:

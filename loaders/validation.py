@@ -1,389 +1,279 @@
-"""Row validation, vectorised with Arrow compute (no Python loop over rows).
+"""Row validation, in SQL: every rule is a ClickHouse expression evaluated by the engine.
 
-:func:`validate` takes a batch whose columns are text (CSV, JSON lines) or typed (Parquet, the
-generator) and splits it into rows that land, typed as :data:`loaders.schema.INPUT_SCHEMA`, and
-rejected rows with the first column that failed and why. The checks:
+A load inserts its rows, as text, into a per-batch landing table (ENGINE = Null). Two materialized
+views route each row: valid rows, typed, to ``student_scores``; invalid rows to ``quarantine``
+with the first column that failed and why (see loaders.landing). The same SQL runs on the
+embedded engine and on a ClickHouse server, vectorised and multi-threaded, at millions of rows
+per second. The checks, in order:
 
-* every column of the contract is present (checked per file by the readers);
-* ids present, at most 64 characters; names at most 200 characters; no control characters;
+* ids (student, teacher, school, district) present, at most 64 characters; names at most 200;
+  no control characters;
 * state_id two letters; subject known (seeds/subjects.csv); test_id known (seeds/tests.csv) and of
   the row's subject;
-* grade integer 3-12; school_year integer 2000-2100; test_date a real ISO date (YYYY-MM-DD) inside
-  the school year (1 July of the previous year to 30 June);
-* overall_score integer 0-100; overall_performance_level integer 1-4;
+* grade a whole number 3-12; school_year 2000-2100 and not past retention; test_date a real date
+  YYYY-MM-DD inside its school year (1 July of the previous year to 30 June);
+* overall_score a whole number 0-100; overall_performance_level 1-4;
 * dimension_scores empty or a flat JSON object of "name": number with numbers 0-100, names without
   quotes or backslashes, at most 4 KiB.
 
-Duplicate keys inside one load are found after landing, in SQL (see loaders.landing).
+Duplicate keys inside one load are found after landing (loaders.landing).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from dataclasses import dataclass, field
 
 from loaders.reference import Reference
-from loaders.schema import INPUT_COLUMNS, INPUT_SCHEMA
+from loaders.schema import INPUT_COLUMNS
 
 ID_MAX = 64
 NAME_MAX = 200
 JSON_MAX = 4096
+YEAR_MIN, YEAR_MAX = 2000, 2100
 _NUMBER_0_100 = r"(?:100(?:\.0+)?|[0-9]{1,2}(?:\.[0-9]+)?)"
 _PAIR = r'"[^"\\\x00-\x1f]{1,64}"\s*:\s*' + _NUMBER_0_100
 DIMENSIONS_RE = r"^\s*\{\s*(?:" + _PAIR + r"(?:\s*,\s*" + _PAIR + r")*)?\s*\}\s*$"
-INTEGER_RE = r"^\s*[+]?[0-9]{1,6}\s*$"
+INTEGER_RE = r"^[+]?[0-9]{1,6}$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 CONTROL_RE = r"[\x00-\x1f\x7f]"
-EPOCH = dt.date(1970, 1, 1)
-Pick = Callable[[pa.Array], pa.Array]
-YEAR_MIN, YEAR_MAX = 2000, 2100
-_YEAR_STARTS = pa.array([dt.date(y - 1, 7, 1) for y in range(YEAR_MIN, YEAR_MAX + 1)], pa.date32())
-_YEAR_ENDS = pa.array([dt.date(y, 6, 30) for y in range(YEAR_MIN, YEAR_MAX + 1)], pa.date32())
+
+ID_COLUMNS = ("student_id", "teacher_id", "school_id", "district_id")
+NAME_COLUMNS = ("teacher_name", "school_name", "district_name")
 
 
 @dataclass
 class Rejected:
-    """Rows that failed validation: parallel lists."""
+    """Rows rejected before they reach the engine (e.g. a CSV row with too few fields)."""
 
-    row_numbers: list[int]
-    columns: list[str]
-    reasons: list[str]
-    raw_rows: list[str]
+    row_numbers: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    raw_rows: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.row_numbers)
 
-
-@dataclass
-class Validated:
-    landed: pa.Table  # INPUT_SCHEMA + _row_number; the landing step adds _batch_id
-    rejected: Rejected
-
-
-class _Checker:
-    """Accumulates the first failure (column, reason) of each row."""
-
-    def __init__(self, length: int) -> None:
-        self.length = length
-        self.reason: pa.Array = pa.nulls(length, pa.string())
-        self.column: pa.Array = pa.nulls(length, pa.string())
-
-    def fail(self, column: str, bad: pa.Array, reason: Callable[[Pick], pa.Array] | str) -> None:
-        """Mark rows where ``bad`` is true (or null) that have not failed yet.
-
-        ``reason`` is a message, or a function building the messages of the failing rows from
-        ``pick(array)`` (the array restricted to those rows), so messages cost nothing on clean data.
-        """
-        bad = pc.fill_null(bad, True)
-        if not pc.any(bad).as_py():
-            return
-        first = pc.and_(bad, pc.is_null(self.reason))
-        if not pc.any(first).as_py():
-            return
-        if isinstance(reason, str):
-            self.reason = pc.if_else(first, reason, self.reason)
-        else:
-            messages = reason(lambda array: pc.filter(array, first))
-            self.reason = pc.replace_with_mask(self.reason, first, messages.cast(pa.string()))
-        self.column = pc.if_else(first, column, self.column)
-
-    @property
-    def ok(self) -> pa.Array:
-        return pc.is_null(self.reason)
+    def add(self, row_number: int, reason: str, raw_row: str) -> None:
+        self.row_numbers.append(row_number)
+        self.reasons.append(reason)
+        self.raw_rows.append(raw_row)
 
 
-def _as_text(array: pa.Array) -> pa.Array:
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return array
-    if pa.types.is_dictionary(array.type):
-        return array.cast(pa.string())
-    return pc.cast(array, pa.string())
+def quote(value: str) -> str:
+    """A ClickHouse string literal."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
 
 
-def _quoted(value: pa.Array) -> pa.Array:
-    """The value as shown in messages: quoted, cut at 40 characters."""
-    text = pc.fill_null(_as_text(value), "")
-    short = pc.utf8_slice_codeunits(text, 0, 40)
-    long = pc.greater(pc.utf8_length(text), 40)
-    return pc.binary_join_element_wise("'", short, pc.if_else(long, "...'", "'"), "")
+def _text(column: str) -> str:
+    """The trimmed text of a column (projected once by Rules.trimmed_projection)."""
+    return f"t_{column}"
 
 
-def _text_column(check: _Checker, name: str, values: pa.Array, required: bool, max_length: int) -> pa.Array:
-    text = pc.utf8_trim_whitespace(pc.fill_null(_as_text(values), ""))
-    if required:
-        check.fail(name, pc.equal(pc.utf8_length(text), 0), f"{name} is missing")
-    length = pc.utf8_length(text)
-    too_long = pc.greater(length, max_length)
-    check.fail(
-        name,
-        too_long,
-        lambda p: pc.binary_join_element_wise(
-            f"{name} is too long: ",
-            pc.cast(p(length), pa.string()),
-            f" characters, the limit is {max_length}",
-            "",
-        ),
+def _shown(expression: str) -> str:
+    """The value as shown in a message: quoted, cut at 40 characters."""
+    return (
+        f"concat('''', substringUTF8({expression}, 1, 40), if(lengthUTF8({expression}) > 40, '...''', ''''))"
     )
-    return text
 
 
-def _control_characters(check: _Checker, texts: dict[str, pa.Array]) -> None:
-    """Reject control characters in text columns (a byte scan first, the regex only on a hit)."""
-    for name, text in texts.items():
-        data = text.buffers()[2]
-        if data is None:
-            continue
-        raw = np.frombuffer(data, dtype=np.uint8)
-        if ((raw < 0x20) | (raw == 0x7F)).any():
-            check.fail(
-                name, pc.match_substring_regex(text, CONTROL_RE), f"{name} contains control characters"
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join(quote(v) for v in values) + "]"
+
+
+class Rules:
+    """The validation rules for one load, as SQL over the landing table's text columns."""
+
+    def __init__(self, reference: Reference, retained_from: int | None) -> None:
+        self.reference = reference
+        self.retained_from = retained_from
+
+    def checks(self) -> list[tuple[str, str, str]]:
+        """(column, failure condition, message expression), in the order they are tried."""
+        checks: list[tuple[str, str, str]] = []
+        for name in (*ID_COLUMNS, *NAME_COLUMNS):
+            value = _text(name)
+            limit = ID_MAX if name in ID_COLUMNS else NAME_MAX
+            if name in ID_COLUMNS:
+                checks.append((name, f"empty({value})", quote(f"{name} is missing")))
+            checks.append(
+                (
+                    name,
+                    f"lengthUTF8({value}) > {limit}",
+                    f"concat({quote(name + ' is too long: ')}, toString(lengthUTF8({value})), "
+                    f"{quote(f' characters, the limit is {limit}')})",
+                )
             )
 
-
-def _integer_column(
-    check: _Checker, name: str, values: pa.Array, low: int, high: int, out_type: pa.DataType
-) -> pa.Array:
-    if pa.types.is_integer(values.type):
-        numbers = values.cast(pa.int64())
-        missing = pc.is_null(numbers)
-        check.fail(name, missing, f"{name} is missing")
-    else:
-        text = pc.utf8_trim_whitespace(pc.fill_null(_as_text(values), ""))
-        missing = pc.equal(pc.utf8_length(text), 0)
-        check.fail(name, missing, f"{name} is missing")
-        well_formed = pc.match_substring_regex(text, INTEGER_RE)
-        check.fail(
-            name,
-            pc.invert(well_formed),
-            lambda p: pc.binary_join_element_wise(
-                f"{name} ", _quoted(p(values)), f" is not a whole number between {low} and {high}", ""
-            ),
+        # control characters: one scan over every text column, the column named on a hit
+        text_columns = (*ID_COLUMNS, *NAME_COLUMNS)
+        joined = "concat(" + ", ' ', ".join(_text(n) for n in text_columns) + ")"
+        which = (
+            "multiIf("
+            + ", ".join(f"match({_text(n)}, {quote(CONTROL_RE)}), {quote(n)}" for n in text_columns)
+            + ", '')"
         )
-        numbers = pc.cast(pc.if_else(well_formed, text, pa.scalar(None, pa.string())), pa.int64())
-    out_of_range = pc.or_(pc.less(numbers, low), pc.greater(numbers, high))
-    check.fail(
-        name,
-        out_of_range,
-        lambda p: pc.binary_join_element_wise(
-            f"{name} ", pc.cast(p(numbers), pa.string()), f" is outside {low}-{high}", ""
-        ),
-    )
-    safe = pc.if_else(pc.fill_null(out_of_range, True), pa.scalar(low, pa.int64()), numbers)
-    return pc.cast(safe, out_type)
-
-
-def _date_column(check: _Checker, name: str, values: pa.Array) -> pa.Array:
-    if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
-        days = pc.cast(values, pa.date32())
-        check.fail(name, pc.is_null(days), f"{name} is missing")
-        return pc.fill_null(days, pa.scalar(EPOCH, pa.date32()))
-    text = pc.utf8_trim_whitespace(pc.fill_null(_as_text(values), ""))
-    check.fail(name, pc.equal(pc.utf8_length(text), 0), f"{name} is missing")
-    parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-    # strptime rolls 2024-02-30 over to 2024-03-01: accept only dates that print back identically
-    round_trip = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text)
-    bad = pc.invert(pc.fill_null(round_trip, False))
-    check.fail(
-        name,
-        bad,
-        lambda p: pc.binary_join_element_wise(
-            f"{name} ", _quoted(p(values)), " is not a date in the form YYYY-MM-DD", ""
-        ),
-    )
-    days = pc.cast(pc.if_else(bad, pa.scalar(None, parsed.type), parsed), pa.date32())
-    return pc.fill_null(days, pa.scalar(EPOCH, pa.date32()))
-
-
-def validate(
-    batch: pa.Table,
-    row_numbers: pa.Array,
-    reference: Reference,
-    raw_text: pa.Table | None = None,
-    retained_from: int | None = None,
-) -> Validated:
-    """Validate one batch. ``batch`` has every contract column (text or typed).
-
-    ``retained_from``: the oldest school year the warehouse keeps (older rows are rejected, since
-    retention would drop them at once).
-    """
-    n = batch.num_rows
-    check = _Checker(n)
-    out: dict[str, pa.Array] = {}
-
-    def col(name: str) -> pa.Array:
-        return batch.column(name).combine_chunks()
-
-    for c in INPUT_COLUMNS:
-        if c.name.endswith("_id") and c.name not in ("state_id", "test_id"):
-            out[c.name] = _text_column(check, c.name, col(c.name), True, ID_MAX)
-        elif c.name.endswith("_name"):
-            out[c.name] = _text_column(check, c.name, col(c.name), False, NAME_MAX)
-
-    _control_characters(check, dict(out))
-
-    state = pc.utf8_upper(_text_column(check, "state_id", col("state_id"), True, 2))
-    check.fail(
-        "state_id",
-        pc.invert(pc.match_substring_regex(state, r"^[A-Z]{2}$")),
-        lambda p: pc.binary_join_element_wise(
-            "state_id ", _quoted(p(state)), " is not a two-letter state code", ""
-        ),
-    )
-    out["state_id"] = state
-
-    subject = pc.utf8_upper(_text_column(check, "subject", col("subject"), True, ID_MAX))
-    known_subjects = pa.array(sorted(reference.subject_codes))
-    check.fail(
-        "subject",
-        pc.invert(pc.is_in(subject, known_subjects)),
-        lambda p: pc.binary_join_element_wise(
-            "subject ",
-            _quoted(p(subject)),
-            f" is not a known subject ({', '.join(known_subjects.to_pylist())})",
-            "",
-        ),
-    )
-    out["subject"] = subject
-
-    out["grade"] = _integer_column(check, "grade", col("grade"), 3, 12, pa.uint8())
-
-    test_id = pc.utf8_upper(_text_column(check, "test_id", col("test_id"), True, ID_MAX))
-    test_subject = reference.test_subject
-    known_tests = pa.array(sorted(test_subject))
-    check.fail(
-        "test_id",
-        pc.invert(pc.is_in(test_id, known_tests)),
-        lambda p: pc.binary_join_element_wise(
-            "test_id ", _quoted(p(test_id)), " is not a known test (seeds/tests.csv)", ""
-        ),
-    )
-    expected_subject = pc.take(
-        pa.array([test_subject[t] for t in known_tests.to_pylist()]),
-        pc.fill_null(pc.index_in(test_id, known_tests), 0),
-    )
-    check.fail(
-        "test_id",
-        pc.not_equal(expected_subject, subject),
-        lambda p: pc.binary_join_element_wise(
-            "test_id ",
-            _quoted(p(test_id)),
-            " belongs to subject ",
-            p(expected_subject),
-            ", not ",
-            p(subject),
-            "",
-        ),
-    )
-    out["test_id"] = test_id
-
-    year = _integer_column(check, "school_year", col("school_year"), YEAR_MIN, YEAR_MAX, pa.uint16())
-    out["school_year"] = year
-    if retained_from is not None:
-        check.fail(
-            "school_year",
-            pc.less(year, retained_from),
-            lambda p: pc.binary_join_element_wise(
-                "school_year ",
-                pc.cast(p(year), pa.string()),
-                f" is past the retention period (kept from {retained_from})",
-                "",
-            ),
-        )
-    test_date = _date_column(check, "test_date", col("test_date"))
-    # the school year runs from 1 July of the previous calendar year to 30 June
-    offset = pc.subtract(pc.cast(year, pa.int32()), YEAR_MIN)
-    year_start = pc.take(_YEAR_STARTS, offset)
-    year_end = pc.take(_YEAR_ENDS, offset)
-    outside = pc.or_(pc.less(test_date, year_start), pc.greater(test_date, year_end))
-    check.fail(
-        "test_date",
-        outside,
-        lambda p: pc.binary_join_element_wise(
-            "test_date ",
-            pc.cast(p(test_date), pa.string()),
-            " is outside school year ",
-            pc.cast(p(year), pa.string()),
-            " (1 July to 30 June)",
-            "",
-        ),
-    )
-    out["test_date"] = test_date
-
-    out["overall_score"] = _integer_column(check, "overall_score", col("overall_score"), 0, 100, pa.uint8())
-    out["overall_performance_level"] = _integer_column(
-        check, "overall_performance_level", col("overall_performance_level"), 1, 4, pa.uint8()
-    )
-
-    dims = pc.utf8_trim_whitespace(pc.fill_null(_as_text(col("dimension_scores")), ""))
-    dims = pc.if_else(pc.equal(pc.utf8_length(dims), 0), "{}", dims)
-    dims_length = pc.utf8_length(dims)
-    check.fail(
-        "dimension_scores",
-        pc.greater(dims_length, JSON_MAX),
-        lambda p: pc.binary_join_element_wise(
-            "dimension_scores is too long: ",
-            pc.cast(p(dims_length), pa.string()),
-            f" characters, the limit is {JSON_MAX}",
-            "",
-        ),
-    )
-    check.fail(
-        "dimension_scores",
-        pc.invert(pc.match_substring_regex(dims, DIMENSIONS_RE)),
-        lambda p: pc.binary_join_element_wise(
-            "dimension_scores ",
-            _quoted(p(dims)),
-            ' is not a JSON object of "name": score with scores 0-100',
-            "",
-        ),
-    )
-    out["dimension_scores"] = dims
-
-    ok = check.ok
-    all_ok = pc.all(ok).as_py()
-    landed = pa.Table.from_arrays(
-        [*(out[c.name] for c in INPUT_COLUMNS), pc.cast(row_numbers, pa.uint64())],
-        schema=INPUT_SCHEMA.append(pa.field("_row_number", pa.uint64(), nullable=False)),
-    )
-    if not all_ok:
-        landed = landed.filter(ok)
-
-    rejected = Rejected([], [], [], [])
-    if not all_ok:
-        bad = pc.invert(ok)
-        rejected.row_numbers = pc.filter(row_numbers, bad).to_pylist()
-        rejected.columns = pc.filter(check.column, bad).to_pylist()
-        rejected.reasons = pc.filter(check.reason, bad).to_pylist()
-        source = raw_text if raw_text is not None else batch
-        rejected.raw_rows = raw_rows_json(source.filter(bad))
-    return Validated(landed, rejected)
-
-
-def raw_rows_json(table: pa.Table) -> list[str]:
-    """Rows as JSON objects of field -> text, for the quarantine."""
-    import json
-
-    names = table.column_names
-    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    rows = []
-    for values in zip(*columns, strict=True):
-        rows.append(
-            json.dumps(
-                {
-                    k: (v if v is None or isinstance(v, str) else _plain(v))
-                    for k, v in zip(names, values, strict=True)
-                },
-                ensure_ascii=False,
+        checks.append(
+            (
+                f"@{which}",
+                f"match({joined}, {quote(CONTROL_RE)})",
+                f"concat({which}, ' contains control characters')",
             )
         )
-    return rows
 
+        state = _text("state_id")
+        checks.append(("state_id", f"empty({state})", quote("state_id is missing")))
+        checks.append(
+            (
+                "state_id",
+                f"NOT match({state}, '^[A-Za-z]{{2}}$')",
+                f"concat('state_id ', {_shown(state)}, ' is not a two-letter state code')",
+            )
+        )
 
-def _plain(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
+        subject = f"upperUTF8({_text('subject')})"
+        subjects = sorted(self.reference.subject_codes)
+        unknown_subject = quote(f" is not a known subject ({', '.join(subjects)})")
+        checks.append(("subject", f"empty({subject})", quote("subject is missing")))
+        checks.append(
+            (
+                "subject",
+                f"NOT has({_list(subjects)}, {subject})",
+                f"concat('subject ', {_shown(subject)}, {unknown_subject})",
+            )
+        )
+
+        checks.extend(self._integer("grade", 3, 12))
+
+        test = f"upperUTF8({_text('test_id')})"
+        tests = sorted(self.reference.test_subject)
+        test_subjects = [self.reference.test_subject[t] for t in tests]
+        checks.append(("test_id", f"empty({test})", quote("test_id is missing")))
+        checks.append(
+            (
+                "test_id",
+                f"NOT has({_list(tests)}, {test})",
+                f"concat('test_id ', {_shown(test)}, ' is not a known test (seeds/tests.csv)')",
+            )
+        )
+        expected_subject = f"transform({test}, {_list(tests)}, {_list(test_subjects)}, '')"
+        checks.append(
+            (
+                "test_id",
+                f"{expected_subject} != {subject}",
+                f"concat('test_id ', {_shown(test)}, ' belongs to subject ', {expected_subject}, "
+                f"', not ', {subject})",
+            )
+        )
+
+        checks.extend(self._integer("school_year", YEAR_MIN, YEAR_MAX))
+        year = f"toUInt16OrZero({_text('school_year')})"
+        if self.retained_from is not None:
+            checks.append(
+                (
+                    "school_year",
+                    f"{year} < {self.retained_from}",
+                    f"concat('school_year ', toString({year}), "
+                    f"{quote(f' is past the retention period (kept from {self.retained_from})')})",
+                )
+            )
+
+        date_text = _text("test_date")
+        date = f"toDateOrNull({date_text})"
+        checks.append(("test_date", f"empty({date_text})", quote("test_date is missing")))
+        checks.append(
+            (
+                "test_date",
+                f"NOT match({date_text}, {quote(DATE_RE)}) OR {date} IS NULL "
+                f"OR toString({date}) != {date_text}",
+                f"concat('test_date ', {_shown(date_text)}, ' is not a date in the form YYYY-MM-DD')",
+            )
+        )
+        checks.append(
+            (
+                "test_date",
+                f"{date} < makeDate({year} - 1, 7, 1) OR {date} > makeDate({year}, 6, 30)",
+                f"concat('test_date ', {date_text}, ' is outside school year ', toString({year}), "
+                "' (1 July to 30 June)')",
+            )
+        )
+
+        checks.extend(self._integer("overall_score", 0, 100))
+        checks.extend(self._integer("overall_performance_level", 1, 4))
+
+        dims = _text("dimension_scores")
+        checks.append(
+            (
+                "dimension_scores",
+                f"lengthUTF8({dims}) > {JSON_MAX}",
+                f"concat('dimension_scores is too long: ', toString(lengthUTF8({dims})), "
+                f"{quote(f' characters, the limit is {JSON_MAX}')})",
+            )
+        )
+        not_json = quote(' is not a JSON object of "name": score with scores 0-100')
+        checks.append(
+            (
+                "dimension_scores",
+                f"NOT empty({dims}) AND NOT match({dims}, {quote(DIMENSIONS_RE)})",
+                f"concat('dimension_scores ', {_shown(dims)}, {not_json})",
+            )
+        )
+        return checks
+
+    @staticmethod
+    def _integer(name: str, low: int, high: int) -> list[tuple[str, str, str]]:
+        value = _text(name)
+        number = f"toUInt64OrZero({value})"
+        prefix = quote(name + " ")
+        not_whole = quote(f" is not a whole number between {low} and {high}")
+        outside = quote(f" is outside {low}-{high}")
+        return [
+            (name, f"empty({value})", quote(f"{name} is missing")),
+            (
+                name,
+                f"NOT match({value}, {quote(INTEGER_RE)})",
+                f"concat({prefix}, {_shown(value)}, {not_whole})",
+            ),
+            (
+                name,
+                f"{number} < {low} OR {number} > {high}",
+                f"concat({prefix}, toString({number}), {outside})",
+            ),
+        ]
+
+    @staticmethod
+    def trimmed_projection() -> str:
+        """SQL select list: every column of the landing table plus its trimmed text as t_<name>."""
+        trimmed = ", ".join(f"trimBoth(ifNull({c.name}, '')) AS t_{c.name}" for c in INPUT_COLUMNS)
+        return f"*, {trimmed}"
+
+    def failure(self) -> str:
+        """SQL: a tuple (column, reason) of the first failed check, ('', '') for a valid row."""
+        parts = []
+        for column, condition, message in self.checks():
+            # a column starting with @ is an SQL expression naming the column
+            column_sql = column[1:] if column.startswith("@") else quote(column)
+            parts.append(f"({condition}), ({column_sql}, {message})")
+        return "multiIf(\n    " + ",\n    ".join(parts) + ",\n    ('', ''))"
+
+    @staticmethod
+    def typed_columns() -> list[tuple[str, str]]:
+        """(landed column, SQL) for a valid row; safe to evaluate on any row."""
+        dims = _text("dimension_scores")
+        typed = {
+            "state_id": f"upperUTF8({_text('state_id')})",
+            "subject": f"upperUTF8({_text('subject')})",
+            "test_id": f"upperUTF8({_text('test_id')})",
+            "grade": f"toUInt8OrZero({_text('grade')})",
+            "school_year": f"toUInt16OrZero({_text('school_year')})",
+            "test_date": f"toDateOrZero({_text('test_date')})",
+            "overall_score": f"toUInt8OrZero({_text('overall_score')})",
+            "overall_performance_level": f"toUInt8OrZero({_text('overall_performance_level')})",
+            "dimension_scores": f"if(empty({dims}), '{{}}', {dims})",
+        }
+        return [(c.name, typed.get(c.name, _text(c.name))) for c in INPUT_COLUMNS]
+
+    @staticmethod
+    def raw_row() -> str:
+        """SQL: the row as read, a JSON object of field -> text."""
+        fields = ", ".join(f"{quote(c.name)}, ifNull({c.name}, '')" for c in INPUT_COLUMNS)
+        return f"toJSONString(map({fields}))"
