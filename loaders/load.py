@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loaders.config import retained_from
+from loaders.faults import checkpoint
 from loaders.generator import GeneratorSpec, generate
 from loaders.landing import Landing
 from loaders.progress import LoadProgress
@@ -21,6 +22,7 @@ from loaders.readers import (
     FileSource,
     SourceBatch,
     check_content,
+    check_parquet_schema,
     checksum,
     parquet_rows,
     read_csv,
@@ -94,6 +96,7 @@ class _Inserter:
             try:
                 self.landing.insert_rows(self.batch_id, as_text(batch))
                 self.landing.quarantine(self.batch_id, self.source, batch.rejected)
+                checkpoint("after_first_batch")
             except BaseException as ex:  # re-raised in the caller's thread
                 self.error = ex
 
@@ -134,6 +137,7 @@ def _land(
             )
     aborted = landing.abort_unfinished(digest)
     batch_id = landing.begin(name, digest, size)
+    checkpoint("after_begin")
     result = LoadResult(name, "loaded", batch_id)
     if aborted:
         result.message = f"rolled back unfinished earlier load(s): {', '.join(aborted)}. "
@@ -145,7 +149,9 @@ def _land(
         finally:
             landing.close_pipeline(batch_id)
         duplicates = landing.quarantine_duplicates(batch_id, name)
+        checkpoint("before_commit")
         counts = landing.commit(batch_id, rows_read, message=result.message.strip())
+        checkpoint("after_commit")
     except BaseException as ex:
         message = str(ex) if isinstance(ex, FileError) else f"{type(ex).__name__}: {ex}"
         landing.fail(batch_id, message)
@@ -207,8 +213,9 @@ def load_file(
 
     def land_rows(batch_id: str) -> int:
         if source.format == "parquet" and landing.reads_files and not source.compressed:
-            read_parquet(source, options.ignore_extra_columns)  # checks the schema; reads nothing
+            check_parquet_schema(source, options.ignore_extra_columns)
             landing.insert_file(batch_id, str(source.path.resolve()), "Parquet")
+            checkpoint("after_first_batch")
             on_progress(total_rows or 0)
             return total_rows or 0
         if source.format == "csv":

@@ -517,7 +517,8 @@ def parquet_file(source: FileSource) -> pq.ParquetFile:
         raise FileError(source.path, f"is not a readable Parquet file ({ex})") from None
 
 
-def read_parquet(source: FileSource, ignore_extra: bool = False) -> Iterator[SourceBatch]:
+def check_parquet_schema(source: FileSource, ignore_extra: bool = False) -> pq.ParquetFile:
+    """The file's columns are the contract's, with usable types; raises FileError otherwise."""
     parquet = parquet_file(source)
     schema = parquet.schema_arrow
     names = schema.names
@@ -537,6 +538,11 @@ def read_parquet(source: FileSource, ignore_extra: bool = False) -> Iterator[Sou
             + " (ids and names must be strings, grade/school_year/scores/level integers, test_date a date)",
             column=wrong[0].split(" ")[0],
         )
+    return parquet
+
+
+def read_parquet(source: FileSource, ignore_extra: bool = False) -> Iterator[SourceBatch]:
+    parquet = check_parquet_schema(source, ignore_extra)
     next_row = 1
     try:
         for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=list(INPUT_COLUMN_NAMES)):

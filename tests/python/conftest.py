@@ -78,7 +78,8 @@ class Warehouse:
         return list(self.client.query(sql, parameters=parameters).result_rows)
 
     def scalar(self, sql: str, **parameters: Any) -> Any:
-        return self.client.command(sql, parameters=parameters)
+        """The single value of a query (typed; command() would return TSV-escaped text)."""
+        return self.client.query(sql, parameters=parameters).result_rows[0][0]
 
     @property
     def db(self) -> str:
