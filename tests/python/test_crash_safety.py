@@ -72,7 +72,8 @@ def _assert_exactly_one_load(data: Path) -> None:
                 (SELECT batch_id FROM scores_raw.load_audit FINAL WHERE status = 'committed')) AS orphans,
             (SELECT uniqExact(school_year, test_id, student_id) FROM scores_raw.student_scores) AS keys,
             (SELECT count() FROM scores_raw.quarantine) AS quarantined,
-            (SELECT count() FROM system.tables WHERE database = 'scores_raw' AND name LIKE '\\_landing%') AS pipes,
+            (SELECT count() FROM system.tables
+             WHERE database = 'scores_raw' AND name LIKE '\\_landing%') AS pipes,
             (SELECT rows_read - rows_landed - rows_quarantined FROM scores_raw.load_audit FINAL
              WHERE status = 'committed') AS unaccounted
         """,

@@ -77,7 +77,8 @@ def test_csv_load_is_idempotent(warehouse, tmp_path):
     first = _counts(warehouse)
     code, output = _load(str(path))
     assert code == 0
-    assert "skipped" in output and "already loaded" in output
+    assert "skipped" in output
+    assert "already loaded" in output
     assert _counts(warehouse) == first == (300, 0, 1)
     _no_leftovers(warehouse)
 
@@ -112,7 +113,8 @@ def test_folder_and_glob(warehouse, tmp_path):
     assert code == 0, output
     assert _counts(warehouse)[0] == 250
     code, output = _load(str(folder / "*.csv"))
-    assert code == 0 and output.count("skipped") == 2
+    assert code == 0
+    assert output.count("skipped") == 2
 
 
 # -- rows that fail validation -------------------------------------------------------------------
@@ -157,7 +159,8 @@ def test_invalid_rows_go_to_quarantine_with_row_column_and_reason(warehouse, tmp
     assert len(quarantined) == len(BAD_VALUES)
     for i, (column, _, reason) in enumerate(BAD_VALUES):
         got_column, got_reason = quarantined[i * 3 + 1]
-        assert got_column == column and reason in got_reason, (i, column, got_reason)
+        assert got_column == column, (i, got_column, got_reason)
+        assert reason in got_reason, (i, column, got_reason)
     landed, rejected, _ = _counts(warehouse)
     assert (landed, rejected) == (300 - len(BAD_VALUES), len(BAD_VALUES))
     read, landed_audit, quarantined_audit = warehouse.rows(
@@ -168,7 +171,8 @@ def test_invalid_rows_go_to_quarantine_with_row_column_and_reason(warehouse, tmp
         f"SELECT raw_row FROM `{warehouse.raw}`.quarantine WHERE row_number = 1"
     )
     raw_row = json.loads(raw_row_text)
-    assert raw_row["overall_score"] == "150" and raw_row["student_id"] == records[0]["student_id"]
+    assert raw_row["overall_score"] == "150"
+    assert raw_row["student_id"] == records[0]["student_id"]
     assert f"{path}, row 1, column overall_score" in output
 
 
@@ -360,7 +364,8 @@ def test_failure_late_in_a_big_file_rolls_the_batch_back(warehouse, tmp_path):
         handle.write(line.getvalue().encode("latin-1"))
     code, output = _load(str(path))
     assert code == 1
-    assert "row 120001" in output and "UTF-8" in output
+    assert "row 120001" in output
+    assert "UTF-8" in output
     assert _counts(warehouse) == (0, 0, 0)
     assert warehouse.scalar(f"SELECT status FROM `{warehouse.raw}`.load_audit FINAL") == "failed"
     _no_leftovers(warehouse)
@@ -371,4 +376,5 @@ def test_status_command(warehouse, tmp_path):
     result = CliRunner().invoke(cli, ["status"], catch_exceptions=False)
     assert result.exit_code == 0
     assert f"{warehouse.raw}.student_scores" in result.output
-    assert "committed" in result.output and "Compression" in result.output
+    assert "committed" in result.output
+    assert "Compression" in result.output
