@@ -35,6 +35,8 @@ from loaders.schema import AUDIT_TABLE, INPUT_COLUMN_NAMES, QUARANTINE_TABLE, SC
 from loaders.validation import Rejected, Rules, quote
 
 KEY = ("school_year", "test_id", "student_id")
+# inserts through the landing pipeline: parallel streams, and the views of a block in parallel
+PIPELINE_SETTINGS = f"max_insert_threads = {os.cpu_count() or 1}, parallel_view_processing = 1"
 
 
 @dataclass(frozen=True)
@@ -135,15 +137,15 @@ class Landing:
         trimmed_columns = ", ".join(f"`t_{name}` String" for name in INPUT_COLUMN_NAMES)
         for table, extra in (
             (landing, ""),
-            (landing + "_checked", f", {trimmed_columns}, `failure` Tuple(String, String)"),
+            (landing + "_checked", f", {trimmed_columns}, `failed_check` UInt8"),
         ):
             columns = f"{text_columns}, `_row_number` UInt64{extra}"
             self.client.command(f"CREATE TABLE {self.table(table)} ({columns}) ENGINE = Null")
-        # 1. validate once: trimmed text and the first failure of every row
+        # 1. validate once: trimmed text and the number of the first failed check of every row
         self.client.command(
             f"""
             CREATE MATERIALIZED VIEW {self.table(landing + "_check")} TO {self.table(landing + "_checked")} AS
-            SELECT *, {rules.failure()} AS failure
+            SELECT *, {rules.failed_check()} AS failed_check
             FROM (SELECT {rules.trimmed_projection()} FROM {self.table(landing)})
             """
         )
@@ -153,15 +155,16 @@ class Landing:
             f"""
             CREATE MATERIALIZED VIEW {self.table(landing + "_valid")} TO {self.table(SCORES_TABLE)} AS
             SELECT {typed}, {quote(batch_id)} AS _batch_id, _row_number
-            FROM {self.table(landing + "_checked")} WHERE failure.1 = ''
+            FROM {self.table(landing + "_checked")} WHERE failed_check = 0
             """
         )
+        column, reason = rules.rejection()
         self.client.command(
             f"""
             CREATE MATERIALIZED VIEW {self.table(landing + "_rejected")} TO {self.table(QUARANTINE_TABLE)} AS
             SELECT {quote(batch_id)} AS _batch_id, {quote(source)} AS source, _row_number AS row_number,
-                   failure.1 AS column, failure.2 AS reason, {rules.raw_row()} AS raw_row
-            FROM {self.table(landing + "_checked")} WHERE failure.1 != ''
+                   {column} AS column, {reason} AS reason, {rules.raw_row()} AS raw_row
+            FROM {self.table(landing + "_checked")} WHERE failed_check != 0
             """
         )
 
@@ -183,7 +186,7 @@ class Landing:
         self._engine.query(
             f"INSERT INTO {self.table(self._landing(batch_id))} ({columns}, _row_number) "
             f"SELECT {columns}, _row_number + 1 FROM file({quote(path)}, {quote(clickhouse_format)}) "
-            f"SETTINGS max_insert_threads = {os.cpu_count() or 1}"
+            f"SETTINGS {PIPELINE_SETTINGS}"
         )
 
     @property
@@ -214,7 +217,10 @@ class Landing:
             return
         columns = ", ".join(f"`{name}`" for name in rows.column_names)
         # chDB's Python() table function reads the local variable `rows` by name
-        self._engine.query(f"INSERT INTO {self.table(table)} ({columns}) SELECT * FROM Python(rows)")
+        self._engine.query(
+            f"INSERT INTO {self.table(table)} ({columns}) SELECT * FROM Python(rows) "
+            f"SETTINGS {PIPELINE_SETTINGS}"
+        )
 
     def quarantine_duplicates(self, batch_id: str, source: str) -> int:
         """Move rows whose key repeats an earlier row of the same batch to the quarantine.

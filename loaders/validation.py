@@ -246,14 +246,29 @@ class Rules:
         trimmed = ", ".join(f"trimBoth(ifNull({c.name}, '')) AS t_{c.name}" for c in INPUT_COLUMNS)
         return f"*, {trimmed}"
 
-    def failure(self) -> str:
-        """SQL: a tuple (column, reason) of the first failed check, ('', '') for a valid row."""
-        parts = []
-        for column, condition, message in self.checks():
+    def failed_check(self) -> str:
+        """SQL: the number (1-based) of the first check a row fails, 0 for a valid row.
+
+        Cheap for every row: only conditions and a small integer; the message is built by
+        ``rejection`` for the few rows that fail.
+        """
+        parts = [
+            f"({condition}), {number}" for number, (_, condition, _) in enumerate(self.checks(), start=1)
+        ]
+        return "multiIf(\n    " + ",\n    ".join(parts) + ",\n    0)"
+
+    def rejection(self, failed_check: str = "failed_check") -> tuple[str, str]:
+        """SQL (column, reason) of a failed row, given the number of its failed check."""
+        columns, reasons = [], []
+        for number, (column, _, message) in enumerate(self.checks(), start=1):
             # a column starting with @ is an SQL expression naming the column
             column_sql = column[1:] if column.startswith("@") else quote(column)
-            parts.append(f"({condition}), ({column_sql}, {message})")
-        return "multiIf(\n    " + ",\n    ".join(parts) + ",\n    ('', ''))"
+            columns.append(f"{failed_check} = {number}, {column_sql}")
+            reasons.append(f"{failed_check} = {number}, {message}")
+        return (
+            "multiIf(" + ", ".join(columns) + ", '')",
+            "multiIf(" + ", ".join(reasons) + ", '')",
+        )
 
     @staticmethod
     def typed_columns() -> list[tuple[str, str]]:

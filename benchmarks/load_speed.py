@@ -1,0 +1,73 @@
+"""Loader throughput and peak memory, through the `scores load` command (validation included).
+
+    python benchmarks/load_speed.py --rows 1000000 [--formats parquet,csv,jsonl]
+
+For each format: write N generated rows to a file, load it into a fresh embedded warehouse, and
+report rows/s (wall time of the whole command, start-up included) and the peak resident memory
+of the loader process. Writes benchmarks/results/load_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="parquet,csv")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    results = []
+    for fmt in args.formats.split(","):
+        path = work / f"scores.{fmt}"
+        subprocess.run(
+            [str(BIN / "scores"), "generate", "--rows", str(args.rows), "--out", str(path)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        env = {**os.environ, "SCORES_CHDB_PATH": str(work / f"chdb-{fmt}")}
+        # a wrapper process reports the loader's own peak memory (RUSAGE_CHILDREN of its only child)
+        wrapper = (
+            "import resource, subprocess, sys, time; t = time.perf_counter(); "
+            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
+        measured = subprocess.run(
+            [sys.executable, "-c", wrapper, str(BIN / "scores"), "load", "--quiet", str(path)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        seconds, peak_mib = float(measured[0]), int(measured[1]) / 1024
+        results.append(
+            {
+                "format": fmt,
+                "rows": args.rows,
+                "file_mib": round(path.stat().st_size / 2**20, 1),
+                "seconds": round(seconds, 2),
+                "rows_per_second": round(args.rows / seconds),
+                "peak_rss_mib": round(peak_mib),
+            }
+        )
+        print(json.dumps(results[-1]))
+        path.unlink()
+    out = ROOT / "benchmarks" / "results" / "load_speed.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": f"{os.cpu_count()} cores", "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
