@@ -180,20 +180,6 @@ class Landing:
         if rows.num_rows:
             self._insert_arrow(self._landing(batch_id), rows)
 
-    def insert_file(self, batch_id: str, path: str, clickhouse_format: str) -> None:
-        """Embedded engine only: the engine reads the file itself (Parquet), row numbers from 1."""
-        columns = ", ".join(INPUT_COLUMN_NAMES)
-        self._engine.query(
-            f"INSERT INTO {self.table(self._landing(batch_id))} ({columns}, _row_number) "
-            f"SELECT {columns}, _row_number + 1 FROM file({quote(path)}, {quote(clickhouse_format)}) "
-            f"SETTINGS {PIPELINE_SETTINGS}"
-        )
-
-    @property
-    def reads_files(self) -> bool:
-        """True when the engine can read the loader's files itself (the embedded engine)."""
-        return self._engine is not None
-
     def quarantine(self, batch_id: str, source: str, rejected: Rejected) -> None:
         """Rows rejected before validation (malformed lines): straight to the quarantine."""
         if not len(rejected):

@@ -22,7 +22,6 @@ from loaders.readers import (
     FileSource,
     SourceBatch,
     check_content,
-    check_parquet_schema,
     checksum,
     parquet_rows,
     read_csv,
@@ -212,12 +211,8 @@ def load_file(
         progress.update(task, done, rows, time.perf_counter() - started)
 
     def land_rows(batch_id: str) -> int:
-        if source.format == "parquet" and landing.reads_files and not source.compressed:
-            check_parquet_schema(source, options.ignore_extra_columns)
-            landing.insert_file(batch_id, str(source.path.resolve()), "Parquet")
-            checkpoint("after_first_batch")
-            on_progress(total_rows or 0)
-            return total_rows or 0
+        # Every format streams through Arrow batches: memory stays bounded by the batch size.
+        # (Letting the engine read Parquet itself was faster but peaked at 4 GB on 10M rows.)
         if source.format == "csv":
             batches = read_csv(source, options.delimiter, options.ignore_extra_columns, tally)
         elif source.format == "jsonl":
