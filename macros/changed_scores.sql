@@ -49,13 +49,17 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Delete the rows this run recomputes. -#}
+{#- Delete the rows this run recomputes. Skipped when none exist (new scores, new groups): a
+    DELETE is a mutation that waits for running merges of the table, a count does not. -#}
 {% macro delete_changed(key_columns) -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }}
-        where ({{ key_columns | join(', ') }}) in (
-            select {{ key_columns | join(', ') }} from {{ changes_relation() }}
-        )
+    {%- set keys = key_columns | join(', ') -%}
+    {%- set condition = "(" ~ keys ~ ") in (select " ~ keys ~ " from " ~ changes_relation() ~ ")" -%}
+    {%- set existing = 0 -%}
+    {%- if execute and is_incremental() -%}
+        {%- set existing = run_query("select count() from " ~ this ~ " where " ~ condition).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if existing > 0 -%}
+        delete from {{ this }} where {{ condition }}
     {%- else -%}
         select 1
     {%- endif -%}
