@@ -19,19 +19,34 @@
     )
 }}
 
+with sections as (
+    select
+        {% for column in section_key -%}
+            {{ column }},
+        {% endfor -%}
+        -- one argMax for every descriptive column: the most recently loaded row of the section
+        argMax(
+            (state_id, teacher_name, school_name, district_name, {{ score_version() }}),
+            {{ score_version() }}
+        ) as latest_row,
+        {{ score_histogram('overall_score') }} as score_histogram,
+        {{ score_histogram('performance_level') }} as performance_level_histogram
+    from {{ ref('fct_student_scores') }}
+    {% if is_incremental() -%}
+        where {{ is_changed(section_key) }}
+    {%- endif %}
+    group by {{ section_key | join(', ') }}
+)
+
 select
     {% for column in section_key -%}
         {{ column }},
     {% endfor -%}
-    {{ latest('state_id') }} as state_id,
-    {{ latest('teacher_name') }} as teacher_name,
-    {{ latest('school_name') }} as school_name,
-    {{ latest('district_name') }} as district_name,
-    {{ score_histogram('overall_score') }} as score_histogram,
-    {{ score_histogram('performance_level') }} as performance_level_histogram,
-    max({{ score_version() }}) as latest_version
-from {{ ref('fct_student_scores') }}
-{% if is_incremental() -%}
-    where {{ is_changed(section_key) }}
-{%- endif %}
-group by {{ section_key | join(', ') }}
+    tupleElement(latest_row, 1) as state_id,
+    tupleElement(latest_row, 2) as teacher_name,
+    tupleElement(latest_row, 3) as school_name,
+    tupleElement(latest_row, 4) as district_name,
+    score_histogram,
+    performance_level_histogram,
+    tupleElement(latest_row, 5) as latest_version
+from sections

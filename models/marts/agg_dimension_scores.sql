@@ -27,8 +27,6 @@ dimension_values as (
             {{ column }},
         {% endfor -%}
         state_id,
-        _batch_id,
-        _row_number,
         tupleElement(pair, 1) as dimension,
         toDecimal64(tupleElement(pair, 2), 4) as dimension_score
     from {{ ref('fct_student_scores') }}
@@ -43,7 +41,7 @@ select
         {{ column }},
     {% endfor -%}
     dimension,
-    {{ latest('state_id') }} as state_id,
+    any(state_id) as state_id,  -- a district is in one state
     count() as student_count,
     sum(dimension_score) as dimension_score_total,
     toFloat64(dimension_score_total) / student_count as avg_dimension_score,
