@@ -36,7 +36,7 @@ latest as (
     -- the newest version of every score: read in key order, keep the first row per key
     select *
     from versions
-    order by school_year, test_id, student_id, _batch_id desc, _row_number desc
+    order by school_year asc, test_id asc, student_id asc, _batch_id desc, _row_number desc
     limit 1 by school_year, test_id, student_id
 )
 
