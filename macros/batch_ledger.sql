@@ -132,3 +132,28 @@
         "{{ delete_expired_rows() }}",
     ]) }}
 {%- endmacro %}
+
+{#-
+    The config of a model that is incremental by batch (every fact, section and aggregate model):
+    `{{ config(**incremental_by_batch(key_columns, upstream=...)) }}`.
+
+    key_columns: the keys a run deletes and recomputes; upstream: the model whose applied batches
+    this one follows (none: the load audit); keys_sql: a macro call (text) listing this run's keys,
+    by default the groups touched by the new batches; order_by / partition_by: the table layout,
+    by default ordered by the keys and partitioned by school year. Rows expire with retention.
+-#}
+{% macro incremental_by_batch(key_columns, upstream=none, keys_sql=none, order_by=none,
+                              partition_by='school_year') -%}
+    {%- set keys_sql = keys_sql or "affected_groups(" ~ key_columns ~ ", '" ~ upstream ~ "')" -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'engine': 'MergeTree()',
+        'order_by': '(' ~ (order_by or key_columns) | join(', ') ~ ')',
+        'partition_by': partition_by,
+        'ttl': retention_ttl(),
+        'settings': {'ttl_only_drop_parts': 1},
+        'pre_hook': batch_recompute_pre_hooks(key_columns, keys_sql),
+        'post_hook': batch_recompute_post_hooks(upstream),
+    }) }}
+{%- endmacro %}

@@ -4,20 +4,7 @@
     Incremental: a run recomputes the sections its new batches touched, from the fact table.
 -#}
 {%- set section_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject', 'grade'] -%}
-{%- set upstream = 'fct_student_scores' -%}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        engine='MergeTree()',
-        ttl=retention_ttl(),
-        settings={'ttl_only_drop_parts': 1},
-        order_by='(' ~ section_key | join(', ') ~ ')',
-        partition_by='school_year',
-        pre_hook=batch_recompute_pre_hooks(section_key, "affected_groups(" ~ section_key ~ ", '" ~ upstream ~ "')"),
-        post_hook=batch_recompute_post_hooks(upstream),
-    )
-}}
+{{ config(**incremental_by_batch(section_key, upstream='fct_student_scores')) }}
 
 with sections as (
     select

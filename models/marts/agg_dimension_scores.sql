@@ -4,20 +4,9 @@
     Sums are decimal, so averages are exact. Incremental by classroom, from the fact table.
 -#}
 {%- set classroom_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject'] -%}
-{%- set upstream = 'fct_student_scores' -%}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        engine='MergeTree()',
-        ttl=retention_ttl(),
-        settings={'ttl_only_drop_parts': 1},
-        order_by='(' ~ (classroom_key + ['dimension']) | join(', ') ~ ')',
-        partition_by='school_year',
-        pre_hook=batch_recompute_pre_hooks(classroom_key, "affected_groups(" ~ classroom_key ~ ", '" ~ upstream ~ "')"),
-        post_hook=batch_recompute_post_hooks(upstream),
-    )
-}}
+{{ config(**incremental_by_batch(
+    classroom_key, upstream='fct_student_scores', order_by=classroom_key + ['dimension']
+)) }}
 
 with
 

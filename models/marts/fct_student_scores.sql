@@ -4,19 +4,12 @@
     deletes the scores its new batches touch and inserts their latest versions.
 -#}
 {%- set score_key = ['school_year', 'test_id', 'student_id'] -%}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        engine='MergeTree()',
-        ttl=retention_ttl(),
-        settings={'ttl_only_drop_parts': 1},
-        order_by='(school_year, district_id, school_id, teacher_id, test_id, student_id)',
-        partition_by='toYYYYMM(test_date)',
-        pre_hook=batch_recompute_pre_hooks(score_key, "changed_score_keys()"),
-        post_hook=batch_recompute_post_hooks(),
-    )
-}}
+{{ config(**incremental_by_batch(
+    score_key,
+    keys_sql='changed_score_keys()',
+    order_by=['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'student_id'],
+    partition_by='toYYYYMM(test_date)',
+)) }}
 
 with
 

@@ -4,20 +4,12 @@
     a run replaces exactly the scores its new batches touched.
 -#}
 {%- set score_key = ['school_year', 'test_id', 'student_id'] -%}
-{%- set upstream = 'fct_student_scores' -%}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        engine='MergeTree()',
-        ttl=retention_ttl(),
-        settings={'ttl_only_drop_parts': 1},
-        order_by='(school_year, teacher_id, test_id, student_id)',
-        partition_by='school_year',
-        pre_hook=batch_recompute_pre_hooks(score_key, "changed_score_keys('" ~ upstream ~ "')"),
-        post_hook=batch_recompute_post_hooks(upstream),
-    )
-}}
+{{ config(**incremental_by_batch(
+    score_key,
+    upstream='fct_student_scores',
+    keys_sql="changed_score_keys('fct_student_scores')",
+    order_by=['school_year', 'teacher_id', 'test_id', 'student_id'],
+)) }}
 
 select
     school_year,
