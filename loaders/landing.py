@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
@@ -62,11 +62,10 @@ class Landing:
         self.client = client
         self.database = database
         self.retention_years = retention_years
-        self._engine: Any = None
+        self._engine_path: str | None = None
+        self._engines = threading.local()  # one raw connection per inserting thread
         if type(client).__name__ == "ChdbClient":  # embedded: insert Arrow memory directly
-            from loaders.engine import open_engine_connection
-
-            self._engine = open_engine_connection(client.path)  # type: ignore[attr-defined]
+            self._engine_path = client.path  # type: ignore[attr-defined]
 
     def table(self, name: str) -> str:
         return f"`{self.database}`.`{name}`"
@@ -134,18 +133,14 @@ class Landing:
         landing = self._landing(batch_id)
         self.close_pipeline(batch_id)
         text_columns = ", ".join(f"`{name}` Nullable(String)" for name in INPUT_COLUMN_NAMES)
-        trimmed_columns = ", ".join(f"`t_{name}` String" for name in INPUT_COLUMN_NAMES)
-        for table, extra in (
-            (landing, ""),
-            (landing + "_checked", f", {trimmed_columns}, `failed_check` UInt8"),
-        ):
+        for table, extra in ((landing, ""), (landing + "_checked", ", `failed_check` UInt8")):
             columns = f"{text_columns}, `_row_number` UInt64{extra}"
             self.client.command(f"CREATE TABLE {self.table(table)} ({columns}) ENGINE = Null")
         # 1. validate once: trimmed text and the number of the first failed check of every row
         self.client.command(
             f"""
             CREATE MATERIALIZED VIEW {self.table(landing + "_check")} TO {self.table(landing + "_checked")} AS
-            SELECT *, {rules.failed_check()} AS failed_check
+            SELECT {", ".join(INPUT_COLUMN_NAMES)}, _row_number, {rules.failed_check()} AS failed_check
             FROM (SELECT {rules.trimmed_projection()} FROM {self.table(landing)})
             """
         )
@@ -164,7 +159,8 @@ class Landing:
             CREATE MATERIALIZED VIEW {self.table(landing + "_rejected")} TO {self.table(QUARANTINE_TABLE)} AS
             SELECT {quote(batch_id)} AS _batch_id, {quote(source)} AS source, _row_number AS row_number,
                    {column} AS column, {reason} AS reason, {rules.raw_row()} AS raw_row
-            FROM {self.table(landing + "_checked")} WHERE failed_check != 0
+            FROM (SELECT {rules.trimmed_projection()} FROM {self.table(landing + "_checked")}
+                  WHERE failed_check != 0)
             """
         )
 
@@ -198,12 +194,17 @@ class Landing:
         self._insert_arrow(QUARANTINE_TABLE, table)
 
     def _insert_arrow(self, table: str, rows: pa.Table) -> None:
-        if self._engine is None:
+        if self._engine_path is None:
             self.client.insert_arrow(table, rows, database=self.database)
             return
+        engine = getattr(self._engines, "connection", None)
+        if engine is None:
+            from loaders.engine import open_engine_connection
+
+            engine = self._engines.connection = open_engine_connection(self._engine_path)
         columns = ", ".join(f"`{name}`" for name in rows.column_names)
         # chDB's Python() table function reads the local variable `rows` by name
-        self._engine.query(
+        engine.query(
             f"INSERT INTO {self.table(table)} ({columns}) SELECT * FROM Python(rows) "
             f"SETTINGS {PIPELINE_SETTINGS}"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -76,14 +77,20 @@ def as_text(batch: SourceBatch) -> pa.Table:
 
 
 class _Inserter:
-    """Inserts on a background thread so reading the next batch overlaps with the engine's work."""
+    """Inserts on background threads (one per core) so reading overlaps with the engine's work
+    and the engine validates and writes several batches at once."""
 
-    def __init__(self, landing: Landing, batch_id: str, source: str) -> None:
+    def __init__(self, landing: Landing, batch_id: str, source: str, workers: int | None = None) -> None:
         self.landing, self.batch_id, self.source = landing, batch_id, source
-        self.queue: queue.Queue[SourceBatch | None] = queue.Queue(maxsize=2)
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.queue: queue.Queue[SourceBatch | None] = queue.Queue(maxsize=self.workers + 1)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="scores-insert", daemon=True)
-        self.thread.start()
+        self.threads = [
+            threading.Thread(target=self._run, name=f"scores-insert-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for thread in self.threads:
+            thread.start()
 
     def _run(self) -> None:
         while True:
@@ -105,8 +112,10 @@ class _Inserter:
         self.queue.put(batch)
 
     def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
         if self.error is not None:
             raise self.error
 

@@ -272,20 +272,24 @@ class Rules:
 
     @staticmethod
     def typed_columns() -> list[tuple[str, str]]:
-        """(landed column, SQL) for a valid row; safe to evaluate on any row."""
-        dims = _text("dimension_scores")
+        """(landed column, SQL over the landing columns) for a valid row; safe on any row."""
+
+        def text(name: str) -> str:
+            return f"trimBoth(ifNull({name}, ''))"
+
+        dims = text("dimension_scores")
         typed = {
-            "state_id": f"upperUTF8({_text('state_id')})",
-            "subject": f"upperUTF8({_text('subject')})",
-            "test_id": f"upperUTF8({_text('test_id')})",
-            "grade": f"toUInt8OrZero({_text('grade')})",
-            "school_year": f"toUInt16OrZero({_text('school_year')})",
-            "test_date": f"toDateOrZero({_text('test_date')})",
-            "overall_score": f"toUInt8OrZero({_text('overall_score')})",
-            "overall_performance_level": f"toUInt8OrZero({_text('overall_performance_level')})",
+            "state_id": f"upperUTF8({text('state_id')})",
+            "subject": f"upperUTF8({text('subject')})",
+            "test_id": f"upperUTF8({text('test_id')})",
+            "grade": f"toUInt8OrZero({text('grade')})",
+            "school_year": f"toUInt16OrZero({text('school_year')})",
+            "test_date": f"toDateOrZero({text('test_date')})",
+            "overall_score": f"toUInt8OrZero({text('overall_score')})",
+            "overall_performance_level": f"toUInt8OrZero({text('overall_performance_level')})",
             "dimension_scores": f"if(empty({dims}), '{{}}', {dims})",
         }
-        return [(c.name, typed.get(c.name, _text(c.name))) for c in INPUT_COLUMNS]
+        return [(c.name, typed.get(c.name, text(c.name))) for c in INPUT_COLUMNS]
 
     @staticmethod
     def raw_row() -> str:
