@@ -247,6 +247,49 @@ def report(school_year: int | None, limit: int) -> None:
         raise click.ClickException(str(ex)) from None
 
 
+@cli.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface)."
+)
+@click.option("--port", type=int, default=8123, show_default=True)
+@click.option(
+    "--max-request-mb",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Largest request body accepted.",
+)
+def serve(host: str, port: int, max_request_mb: int) -> None:
+    """Serve the embedded warehouse over ClickHouse's HTTP interface (for BI tools, dbt, loaders).
+
+    This process owns the data directory; everything else connects to http://HOST:PORT like to a
+    ClickHouse server. Users: SCORES_SERVE_USERS="bi:pass:readonly,loader:pass:readwrite".
+    A development and small-team endpoint: in production use a ClickHouse server.
+    """
+    from endpoint.server import serve as start
+    from endpoint.users import Users
+    from loaders.engine import WarehouseBusyError
+
+    settings = _settings()
+    if not settings.embedded:
+        raise click.UsageError("serve shares the embedded warehouse; SCORES_TARGET=server needs no endpoint")
+    try:
+        users = Users.from_env()
+        server = start(str(settings.chdb_path), host, port, users, max_request_mb << 20)
+    except WarehouseBusyError as ex:
+        raise click.ClickException(str(ex)) from None
+    except (OSError, ValueError) as ex:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {ex}") from None
+    names = ", ".join(users.names)
+    click.echo(f"serving {settings.describe()} on http://{host}:{port} (users: {names}); Ctrl-C stops")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main() -> None:
     cli(prog_name="scores")
 

@@ -1,0 +1,1 @@
+"""A ClickHouse-compatible HTTP endpoint over the embedded engine (``scores serve``)."""
