@@ -63,6 +63,9 @@ PROTOCOL_PARAMS = {
     "client_protocol_version",
     "send_progress_in_http_headers",
     "http_headers_progress_interval_ms",
+    "cancel_http_readonly_queries_on_client_close",
+    "http_response_buffer_size",
+    "http_write_exception_in_output_format",
     "role",
     "extremes",
 }
@@ -98,8 +101,16 @@ class QueryError(Exception):
 
 
 @dataclass
+class EngineConnection:
+    """A chDB connection and its current database (USE is sent only when it changes)."""
+
+    raw: Any
+    database: str | None = None
+
+
+@dataclass
 class Session:
-    connection: Any
+    connection: EngineConnection
     timeout: float
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,16 +128,29 @@ class Engine:
         self._open = open_engine_connection
         self._local = threading.local()
         self._sessions: dict[str, Session] = {}
+        self._thread_connections: list[EngineConnection] = []
         self._sessions_lock = threading.Lock()
         self.version = str(self._admin.server_version)
         self.timezone = str(self._admin.query("SELECT timezone()").result_rows[0][0])
 
-    def connection(self) -> Any:
+    def connection(self) -> EngineConnection:
         """A connection for this thread (queries without a session)."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self._local.connection = self._open(self.path)
+            connection = self._local.connection = EngineConnection(self._open(self.path))
+            with self._sessions_lock:
+                self._thread_connections.append(connection)
         return connection
+
+    def close(self) -> None:
+        """Close every connection (before the process exits: chDB wants its connections closed)."""
+        with self._sessions_lock:
+            connections = [*self._thread_connections, *(s.connection for s in self._sessions.values())]
+            self._thread_connections.clear()
+            self._sessions.clear()
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.raw.close()
 
     def session(self, session_id: str, timeout: float, user: str) -> Session:
         with self._sessions_lock:
@@ -140,7 +164,9 @@ class Engine:
                     HTTPStatus.FORBIDDEN,
                 )
             if session is None:
-                session = self._sessions[session_id] = Session(self._open(self.path), timeout, user=user)
+                session = self._sessions[session_id] = Session(
+                    EngineConnection(self._open(self.path)), timeout, user=user
+                )
             session.timeout = timeout
             session.last_used = time.monotonic()
             return session
@@ -151,7 +177,7 @@ class Engine:
             if now - session.last_used > session.timeout and not session.lock.locked():
                 del self._sessions[key]
                 with contextlib.suppress(Exception):  # a closing connection has nothing left to report
-                    session.connection.close()
+                    session.connection.raw.close()
 
     @property
     def session_count(self) -> int:
@@ -212,6 +238,24 @@ def statement_head(sql: str) -> str:
     return LEADING_NOISE.sub("", sql, count=1)
 
 
+READ_STATEMENT = re.compile(r"^(SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS|EXPLAIN)\b", re.IGNORECASE)
+TRAILING_FORMAT = re.compile(r"(?is)\s*\bFORMAT\s+[A-Za-z0-9_]+\s*;?\s*$")
+TRAILING_SETTINGS = re.compile(
+    r"(?is)\bSETTINGS\s+(?:[A-Za-z_][A-Za-z0-9_]*\s*=\s*(?:'(?:[^'\\]|\\.)*'|[A-Za-z0-9_.+-]+)\s*,?\s*)+$"
+)
+
+
+def with_settings(sql: str, settings: dict[str, str]) -> str:
+    """The query (without its FORMAT clause, which is passed apart) with a SETTINGS clause."""
+    sql = TRAILING_FORMAT.sub("", sql).rstrip().rstrip(";")
+    if not settings:
+        return sql
+    pairs = ", ".join(f"{key} = {_quote_setting(value)}" for key, value in settings.items())
+    if TRAILING_SETTINGS.search(sql):
+        return f"{sql}, {pairs}"
+    return f"{sql}\nSETTINGS {pairs}"
+
+
 def _quote_setting(value: str) -> str:
     if re.fullmatch(r"-?\d+(\.\d+)?", value):
         return value
@@ -247,6 +291,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
         else:
             if length > limit:
+                self._drain(length)
                 self._error(
                     QueryError(
                         241,
@@ -259,6 +304,17 @@ class Handler(BaseHTTPRequestHandler):
                 return
             body = self.rfile.read(length) if length else b""
         self._handle(body)
+
+    DRAIN_LIMIT = 64 << 20
+
+    def _drain(self, length: int) -> None:
+        """Read (and drop) a refused body, up to 64 MB, so the client gets to read the answer."""
+        left = min(length, self.DRAIN_LIMIT)
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                return
+            left -= len(chunk)
 
     def _read_chunked(self, limit: int) -> bytes | None:
         chunks: list[bytes] = []
@@ -392,7 +448,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _run(
         self,
-        connection: Any,
+        connection: EngineConnection,
         sql: str,
         data: bytes,
         fmt: str,
@@ -403,23 +459,28 @@ class Handler(BaseHTTPRequestHandler):
     ) -> tuple[bytes, str, dict[str, str]]:
         applied: list[str] = []
         try:
-            if database:
-                connection.query(f"USE `{database.replace('`', '')}`")
-            for key, value in settings.items():
-                connection.query(f"SET {key} = {_quote_setting(value)}")
-                applied.append(key)
-            if data:
-                with tempfile.NamedTemporaryFile(prefix="scores-insert-", suffix=".bin") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    statement = re.sub(
-                        r"(?is)\bFORMAT\s+([A-Za-z0-9_]+)\s*$",
-                        lambda m: f"FROM INFILE '{handle.name}' FORMAT {m.group(1)}",
-                        sql.strip(),
-                    )
-                    result = connection.query(statement, "TabSeparated", params=bindings)
+            if database and database != connection.database:
+                connection.raw.query(f"USE `{database.replace('`', '')}`")
+                connection.database = database
+            if not data and READ_STATEMENT.match(statement_head(sql)):
+                # URL settings apply to this query only: a SETTINGS clause, no session state
+                result = connection.raw.query(with_settings(sql, settings), fmt, params=bindings)
             else:
-                result = connection.query(sql, fmt, params=bindings)
+                for key, value in settings.items():
+                    connection.raw.query(f"SET {key} = {_quote_setting(value)}")
+                    applied.append(key)
+                if data:
+                    with tempfile.NamedTemporaryFile(prefix="scores-insert-", suffix=".bin") as handle:
+                        handle.write(data)
+                        handle.flush()
+                        statement = re.sub(
+                            r"(?is)\bFORMAT\s+([A-Za-z0-9_]+)\s*$",
+                            lambda m: f"FROM INFILE '{handle.name}' FORMAT {m.group(1)}",
+                            sql.strip(),
+                        )
+                        result = connection.raw.query(statement, "TabSeparated", params=bindings)
+                else:
+                    result = connection.raw.query(sql, fmt, params=bindings)
         except Exception as ex:
             message = str(ex).strip()
             match = ERROR_CODE.search(message)
@@ -429,11 +490,9 @@ class Handler(BaseHTTPRequestHandler):
                 int(code), message, HTTP_STATUS_FOR_CODE.get(code, HTTPStatus.INTERNAL_SERVER_ERROR)
             ) from None
         finally:
-            if not sticky:
-                # a thread's connection serves many clients: leave it as it was
-                for key in applied:
-                    with contextlib.suppress(Exception):
-                        connection.query(f"SET {key} = DEFAULT")
+            for key in applied:  # URL settings never outlive their query
+                with contextlib.suppress(Exception):
+                    connection.raw.query(f"SET {key} = DEFAULT")
         output = result.bytes() if hasattr(result, "bytes") else bytes(result)
         summary = {
             "read_rows": str(result.rows_read()),
@@ -487,6 +546,10 @@ class EndpointServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.engine, self.users = engine, users
         self.max_request_bytes, self.session_timeout = max_request_bytes, session_timeout
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.engine.close()
 
 
 def serve(

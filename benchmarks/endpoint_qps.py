@@ -1,0 +1,128 @@
+"""Queries per second through `scores serve` with concurrent clients (classroom mart lookups).
+
+    python benchmarks/endpoint_qps.py --rows 1000000 --clients 8 --seconds 20
+
+Generates and builds a warehouse (or reuses --data-dir), starts the endpoint, then runs N
+clickhouse-connect clients, each looking up random classrooms (school_year, teacher_id, test_id)
+in agg_classroom_scores. Reports QPS and latency percentiles; writes
+benchmarks/results/endpoint_qps.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import clickhouse_connect
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--data-dir", type=Path, help="reuse a built warehouse (its chdb directory)")
+    args = parser.parse_args()
+    env = {**os.environ, "DBT_PROFILES_DIR": str(ROOT / "profiles"), "SCORES_TARGET": "dev"}
+    if args.data_dir:
+        env["SCORES_CHDB_PATH"] = str(args.data_dir)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="bench-qps-"))
+        env["SCORES_CHDB_PATH"] = str(work / "chdb")
+        env["DBT_TARGET_PATH"] = str(work / "target")
+        subprocess.run(
+            [str(BIN / "scores"), "generate", "--rows", str(args.rows), "-q"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [str(BIN / "dbt"), "build", "--quiet", "--exclude", "test_type:data"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(BIN / "scores"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        server.stdout.readline()  # "serving ..."
+        admin = clickhouse_connect.get_client(host="127.0.0.1", port=port)
+        keys = admin.query(
+            "SELECT school_year, teacher_id, test_id FROM scores.agg_classroom_scores "
+            "ORDER BY rand() LIMIT 2000"
+        ).result_rows
+        latencies: list[float] = []
+        lock = threading.Lock()
+        deadline = time.perf_counter() + args.seconds
+
+        def client_loop(seed: int) -> None:
+            client = clickhouse_connect.get_client(host="127.0.0.1", port=port, compress=False)
+            rng = random.Random(seed)
+            local = []
+            while time.perf_counter() < deadline:
+                year, teacher, test = rng.choice(keys)
+                started = time.perf_counter()
+                client.query(
+                    "SELECT teacher_name, student_count, avg_score, median_score, excellent_count, "
+                    "good_count, fair_count, needs_improvement_count FROM scores.agg_classroom_scores "
+                    "WHERE school_year = {y:UInt16} AND teacher_id = {t:String} AND test_id = {s:String}",
+                    parameters={"y": year, "t": teacher, "s": test},
+                )
+                local.append(time.perf_counter() - started)
+            with lock:
+                latencies.extend(local)
+
+        threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        latencies.sort()
+        report = {
+            "rows": args.rows,
+            "clients": args.clients,
+            "seconds": args.seconds,
+            "queries": len(latencies),
+            "qps": round(len(latencies) / args.seconds, 1),
+            "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 2),
+            "machine": f"{os.cpu_count()} cores",
+        }
+        out = ROOT / "benchmarks" / "results" / "endpoint_qps.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
