@@ -1,7 +1,8 @@
 {#-
     The body of every score aggregate (agg_* models): sum the section histograms of each group
     (int_score_distributions) and derive the shared metric set (macros/score_metrics.sql).
-    Incremental runs read only the groups this run recomputes.
+    Incremental runs read only the groups this run recomputes, and publish whole school years
+    (incremental_by_batch(publish='partitions')).
 
     group_columns: the grain of the aggregate; attributes: descriptive columns carried along
     (taken from the most recently loaded score of the group).
@@ -32,4 +33,5 @@ select
     {% endfor -%}
     {{ score_metrics() }}
 from groups
+{{ unchanged_rows_of_touched_years(group_columns) }}
 {%- endmacro %}

@@ -115,13 +115,16 @@
     delete rows past retention (macros/retention.sql).
     Returned as hook strings, rendered when the model runs.
 -#}
-{% macro batch_recompute_pre_hooks(key_columns, keys_sql) -%}
-    {{ return([
+{% macro batch_recompute_pre_hooks(key_columns, keys_sql, publish='rows') -%}
+    {%- set hooks = [
         "{{ reset_applied_batches() }}",
         "{{ drop_changes() }}",
         "{{ create_changes(" ~ keys_sql ~ ") }}",
-        "{{ delete_changed(" ~ key_columns ~ ") }}",
-    ]) }}
+    ] -%}
+    {%- if publish == 'rows' -%}
+        {%- do hooks.append("{{ delete_changed(" ~ key_columns ~ ") }}") -%}
+    {%- endif -%}
+    {{ return(hooks) }}
 {%- endmacro %}
 
 {% macro batch_recompute_post_hooks(upstream=none) -%}
@@ -141,19 +144,37 @@
     this one follows (none: the load audit); keys_sql: a macro call (text) listing this run's keys,
     by default the groups touched by the new batches; order_by / partition_by: the table layout,
     by default ordered by the keys and partitioned by school year. Rows expire with retention.
+
+    publish: how a run's changes become visible to readers.
+      'partitions' (the marts BI tools read): the run builds the complete new content of every
+        school year it touches (recomputed groups plus the year's unchanged rows, see
+        unchanged_rows_of_touched_years) in a side table, then swaps those partitions in with
+        REPLACE PARTITION. A reader sees a school year either before or after the run, never
+        with groups deleted and not yet re-inserted. Costs a copy of the touched years' rows,
+        which is cheap for aggregates.
+      'rows' (per-score build layers): delete the touched keys, insert their new rows. Cost
+        grows with the delta only; during the run a touched score is briefly absent.
 -#}
 {% macro incremental_by_batch(key_columns, upstream=none, keys_sql=none, order_by=none,
-                              partition_by='school_year') -%}
+                              partition_by='school_year', publish='rows') -%}
     {%- set keys_sql = keys_sql or "affected_groups(" ~ key_columns ~ ", '" ~ upstream ~ "')" -%}
+    {%- if publish not in ('rows', 'partitions') -%}
+        {{ exceptions.raise_compiler_error("incremental_by_batch: publish must be 'rows' or 'partitions'") }}
+    {%- endif -%}
+    {%- if publish == 'partitions' and (partition_by != 'school_year' or 'school_year' not in key_columns) -%}
+        {{ exceptions.raise_compiler_error(
+            "incremental_by_batch: publish='partitions' needs partition_by='school_year' and school_year in the keys"
+        ) }}
+    {%- endif -%}
     {{ return({
         'materialized': 'incremental',
-        'incremental_strategy': 'append',
+        'incremental_strategy': 'insert_overwrite' if publish == 'partitions' else 'append',
         'engine': 'MergeTree()',
         'order_by': '(' ~ (order_by or key_columns) | join(', ') ~ ')',
         'partition_by': partition_by,
         'ttl': retention_ttl(),
         'settings': {'ttl_only_drop_parts': 1},
-        'pre_hook': batch_recompute_pre_hooks(key_columns, keys_sql),
+        'pre_hook': batch_recompute_pre_hooks(key_columns, keys_sql, publish),
         'post_hook': batch_recompute_post_hooks(upstream),
     }) }}
 {%- endmacro %}

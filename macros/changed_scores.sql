@@ -69,3 +69,23 @@
 {% macro is_changed(key_columns) -%}
     ({{ key_columns | join(', ') }}) in (select {{ key_columns | join(', ') }} from {{ changes_relation() }})
 {%- endmacro %}
+
+{#-
+    For models published by partition (incremental_by_batch(publish='partitions')): the rows of the
+    school years this run touches that it does not recompute, appended to the model's result
+    (`union all`), so the result is the complete new content of those years and REPLACE PARTITION
+    swaps them in at once. Empty in full builds and for models published by rows.
+-#}
+{% macro unchanged_rows_of_touched_years(key_columns) -%}
+    {#- (config.get is missing only under sqlfluff's jinja stand-ins) -#}
+    {%- set strategy = config.get('incremental_strategy') if config.get is defined else none -%}
+    {%- if is_incremental() and strategy == 'insert_overwrite' -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+union all
+select {{ columns | join(', ') }}
+from {{ this }}
+where
+    school_year in (select distinct changes.school_year from {{ changes_relation() }} as changes)
+    and not ({{ is_changed(key_columns) }})
+    {%- endif %}
+{%- endmacro %}

@@ -5,7 +5,7 @@
 -#}
 {%- set classroom_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject'] -%}
 {{ config(**incremental_by_batch(
-    classroom_key, upstream='fct_student_scores', order_by=classroom_key + ['dimension']
+    classroom_key, upstream='fct_student_scores', order_by=classroom_key + ['dimension'], publish='partitions'
 )) }}
 
 with
@@ -38,3 +38,4 @@ select
     max(dimension_score) as max_dimension_score
 from dimension_values
 group by {{ (classroom_key + ['dimension']) | join(', ') }}
+{{ unchanged_rows_of_touched_years(classroom_key) }}
