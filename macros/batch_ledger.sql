@@ -156,7 +156,7 @@
         grows with the delta only; during the run a touched score is briefly absent.
 -#}
 {% macro incremental_by_batch(key_columns, upstream=none, keys_sql=none, order_by=none,
-                              partition_by='school_year', publish='rows') -%}
+                              partition_by='school_year', publish='rows', projections=[]) -%}
     {%- set keys_sql = keys_sql or "affected_groups(" ~ key_columns ~ ", '" ~ upstream ~ "')" -%}
     {%- if publish not in ('rows', 'partitions') -%}
         {{ exceptions.raise_compiler_error("incremental_by_batch: publish must be 'rows' or 'partitions'") }}
@@ -173,7 +173,9 @@
         'order_by': '(' ~ (order_by or key_columns) | join(', ') ~ ')',
         'partition_by': partition_by,
         'ttl': retention_ttl(),
-        'settings': {'ttl_only_drop_parts': 1},
+        'settings': {'ttl_only_drop_parts': 1} if not projections
+            else {'ttl_only_drop_parts': 1, 'lightweight_mutation_projection_mode': "'rebuild'"},
+        'projections': projections,
         'pre_hook': batch_recompute_pre_hooks(key_columns, keys_sql, publish),
         'post_hook': batch_recompute_post_hooks(upstream),
     }) }}

@@ -1,11 +1,13 @@
 {#-
-    Serving helpers: ClickHouse dictionaries over the aggregate marts, for lookups without joins.
-    A dictionary model selects the group key and the looked-up attributes of an aggregate; it is
-    recreated and loaded on every build, so it always holds the mart's current values.
+    Serving helpers: ClickHouse dictionaries over the marts, for lookups without joins and for
+    report lookups at the engine's per-query floor. A dictionary model selects a key and the
+    looked-up attributes; it is recreated and loaded on every build (and dictionaries already
+    loaded are reloaded at the end of every run, see reload_loaded_dictionaries), so it holds
+    the marts' current values.
 -#}
 
 {#- Config of a dictionary model keyed by `key` (list of (column, type)) with `attributes`. -#}
-{% macro averages_dictionary_config(key, attributes) -%}
+{% macro dictionary_config(key, attributes) -%}
     {{ return({
         'materialized': 'dictionary',
         'fields': key + attributes,
@@ -23,4 +25,57 @@
         '{{ attribute }}',
         ({% for column in key_columns %}{{ column }}{% if not loop.last %}, {% endif %}{% endfor %})
     )
+{%- endmacro %}
+
+
+{#-
+    A report lookup: one dictionary entry per lookup key (the report query's WHERE) holding the
+    report's whole answer, every row in the report's order, as one Array(Tuple(...)) attribute
+    `report_rows`. A lookup is then one dictGet, which costs little more than the engine's SELECT 1:
+        SELECT dictGet('scores.dict_classroom_report', 'report_rows', (toUInt16(2025), 'T00042', 'ELA-Q1'))
+    key: list of (column, type); row: list of (name, type, expression over `relation`);
+    sort_by: the row field the report orders by (ties: the whole row), descending or not.
+-#}
+{% macro report_lookup_config(key, row) -%}
+    {{ return(dictionary_config(key, [('report_rows', report_rows_type(row))])) }}
+{%- endmacro %}
+
+{% macro report_rows_type(row) -%}
+    Array(Tuple({% for name, type, _ in row %}{{ name }} {{ type }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+
+{% macro report_lookup(relation, key, row, sort_by, descending=false) -%}
+select
+    {%- for name, type in key %}
+    cast({{ name }}, '{{ type }}') as {{ name }},
+    {%- endfor %}
+    {{ 'arrayReverseSort' if descending else 'arraySort' }}(
+        report_row -> (tupleElement(report_row, '{{ sort_by }}'), report_row),
+        groupArray(cast(
+            tuple({% for _, _, expression in row %}{{ expression }}{% if not loop.last %}, {% endif %}{% endfor %}),
+            '{{ report_rows_type(row)[6:-1] }}'
+        ))
+    ) as report_rows
+from {{ relation }}
+group by {{ key | map(attribute=0) | join(', ') }}
+{%- endmacro %}
+
+{#-
+    on-run-end: reload the dictionaries of the project's schema that this process loaded before the
+    run started (those the run rebuilt are fresh already). A run that rebuilds a mart but not the
+    dictionaries over it (dbt run -s agg_classroom_scores) would otherwise leave a long-running
+    process (the `scores serve` endpoint, which a dbt run through it shares) answering from the
+    old values. Dictionaries not loaded here load lazily, from the current marts, on first use.
+-#}
+{% macro reload_loaded_dictionaries() -%}
+    {%- if execute -%}
+        {%- set loaded = run_query(
+            "select name from system.dictionaries where database = '" ~ target.schema ~ "' and status = 'LOADED'"
+            ~ " and last_successful_update_time < parseDateTimeBestEffort('" ~ run_started_at.isoformat() ~ "')"
+        ) -%}
+        {%- for row in loaded.rows -%}
+            {%- do run_query("system reload dictionary `" ~ target.schema ~ "`.`" ~ row[0] ~ "` " ~ cluster_clause()) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    select 1
 {%- endmacro %}

@@ -2,6 +2,9 @@
     One row per student, test and school year: the latest version of the score (the latest load
     wins; see macros/score_logic.sql). Incremental by load batch (macros/batch_ledger.sql): a run
     deletes the scores its new batches touch and inserts their latest versions.
+    The sort order has no state_id, so state-level questions asked of the raw facts (the design's
+    Query 3: districts of a state with count, average and median) are served by an aggregate
+    projection, kept by ClickHouse in every part, exact under inserts, merges and deletes.
 -#}
 {%- set score_key = ['school_year', 'test_id', 'student_id'] -%}
 {{ config(**incremental_by_batch(
@@ -9,6 +12,12 @@
     keys_sql='changed_score_keys()',
     order_by=['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'student_id'],
     partition_by='toYYYYMM(test_date)',
+    projections=[{
+        'name': 'state_district_scores',
+        'query': 'select school_year, state_id, district_id, test_id, subject, count(), avg(overall_score), '
+            ~ 'quantileExactInclusive(0.5)(overall_score) '
+            ~ 'group by school_year, state_id, district_id, test_id, subject',
+    }],
 )) }}
 
 with

@@ -1,5 +1,5 @@
 -- Classroom averages by classroom key, for the student-in-context lookups (mart_student_context).
-{{ config(**averages_dictionary_config(
+{{ config(**dictionary_config(
     [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String'), ('subject', 'String'),
      ('school_id', 'String'), ('district_id', 'String')],
     [('avg_score', 'Float64'), ('student_count', 'UInt64')],

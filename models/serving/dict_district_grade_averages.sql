@@ -1,5 +1,5 @@
 -- District-by-grade averages, for the student-in-context lookups (mart_student_context).
-{{ config(**averages_dictionary_config(
+{{ config(**dictionary_config(
     [('school_year', 'UInt16'), ('state_id', 'String'), ('district_id', 'String'), ('test_id', 'String'),
      ('subject', 'String'), ('grade', 'UInt8')],
     [('avg_score', 'Float64'), ('student_count', 'UInt64')],

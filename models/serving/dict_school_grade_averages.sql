@@ -1,5 +1,5 @@
 -- School-by-grade averages, for the student-in-context lookups (mart_student_context).
-{{ config(**averages_dictionary_config(
+{{ config(**dictionary_config(
     [('school_year', 'UInt16'), ('district_id', 'String'), ('school_id', 'String'), ('test_id', 'String'),
      ('subject', 'String'), ('grade', 'UInt8')],
     [('avg_score', 'Float64'), ('student_count', 'UInt64')],

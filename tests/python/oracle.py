@@ -183,6 +183,8 @@ def assert_all_aggregates_match(client: Any, db: str, current: list[dict[str, An
         raise AssertionError(f"agg_dimension_scores: {ex}") from None
     facts = client.command(f"SELECT count() FROM `{db}`.fct_student_scores")
     assert facts == len(current), f"fct_student_scores has {facts} rows, the recompute {len(current)}"
+    assert_report_lookups_match(client, db)
+    assert_fact_projection_matches(client, db)
 
 
 def read_mart(
@@ -193,3 +195,91 @@ def read_mart(
     for row in result.result_rows:
         out[tuple(row[: len(key)])] = dict(zip(columns, row[len(key) :], strict=True))
     return out
+
+
+# serving dictionaries (models/serving/dict_*_report.sql): the report query they answer, as
+# (mart, lookup key, the report's columns, index of the column the rows are ordered by, descending)
+REPORT_LOOKUPS: dict[str, tuple[str, tuple[str, ...], str, int, bool]] = {
+    "dict_classroom_report": (
+        "agg_classroom_scores",
+        ("school_year", "teacher_id", "test_id"),
+        "teacher_id, teacher_name, toString(test_id), toString(subject), student_count, avg_score, "
+        "median_score, excellent_count, good_count, fair_count, needs_improvement_count",
+        3,
+        False,
+    ),
+    "dict_school_grade_report": (
+        "agg_school_grade_scores",
+        ("school_year", "school_id", "test_id"),
+        "grade, toString(subject), student_count, avg_score, median_score, score_stddev",
+        0,
+        False,
+    ),
+    "dict_state_district_report": (
+        "agg_district_scores",
+        ("school_year", "state_id"),
+        "district_id, district_name, toString(test_id), toString(subject), student_count, avg_score, "
+        "median_score",
+        5,
+        True,
+    ),
+    "dict_student_context_report": (
+        "mart_student_context",
+        ("school_year", "teacher_id", "test_id"),
+        "student_id, overall_score, performance_level, dimension_scores, classroom_avg_score, "
+        "school_grade_avg_score, district_grade_avg_score",
+        0,
+        False,
+    ),
+}
+
+
+def _report_row(value: Any) -> tuple[Any, ...]:
+    return tuple(value.values()) if isinstance(value, dict) else tuple(value)
+
+
+def assert_report_lookups_match(client: Any, db: str) -> None:
+    """Every report dictionary answers every key exactly as the report query on its mart does."""
+    for dictionary, (mart, key, columns, order, descending) in REPORT_LOOKUPS.items():
+        width = len(key)
+        expected: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
+        for row in client.query(f"SELECT {', '.join(key)}, {columns} FROM `{db}`.`{mart}`").result_rows:
+            expected[tuple(str(v) if i else v for i, v in enumerate(row[:width]))].append(tuple(row[width:]))
+        served = {
+            tuple(row[:width]): [_report_row(r) for r in row[width]]
+            for row in client.query(
+                f"SELECT {', '.join(key)}, report_rows FROM `{db}`.`{dictionary}`"
+            ).result_rows
+        }
+        assert set(served) == set(expected), f"{dictionary}: keys differ from {mart}"
+        for group, rows in served.items():
+            assert sorted(rows) == sorted(expected[group]), (
+                f"{dictionary}{group}: {rows} != {expected[group]}"
+            )
+            ordered = [r[order] for r in rows]
+            assert ordered == sorted(ordered, reverse=descending), f"{dictionary}{group}: not in report order"
+        if served:
+            group, rows = next(iter(served.items()))
+            placeholders = ", ".join(f"{{k{i}:{'UInt16' if i == 0 else 'String'}}}" for i in range(width))
+            via_dict_get = client.query(
+                f"SELECT dictGet('{db}.{dictionary}', 'report_rows', ({placeholders}))",
+                parameters={f"k{i}": v for i, v in enumerate(group)},
+            ).result_rows[0][0]
+            assert [_report_row(r) for r in via_dict_get] == rows, (
+                f"{dictionary}: dictGet differs from the table"
+            )
+
+
+STATE_DISTRICTS_FROM_FACTS = (
+    "SELECT school_year, state_id, district_id, test_id, subject, count(), avg(overall_score), "
+    "quantileExactInclusive(0.5)(overall_score) FROM `{db}`.fct_student_scores "
+    "GROUP BY school_year, state_id, district_id, test_id, subject ORDER BY ALL"
+)
+
+
+def assert_fact_projection_matches(client: Any, db: str) -> None:
+    """The fact table's aggregate projection answers state questions as a scan of its rows does."""
+    sql = STATE_DISTRICTS_FROM_FACTS.format(db=db)
+    projected = client.query(sql, settings={"force_optimize_projection": 1}).result_rows
+    scanned = client.query(sql, settings={"optimize_use_projections": 0}).result_rows
+    assert projected == scanned, "fct_student_scores: projection state_district_scores differs from its rows"
