@@ -700,9 +700,10 @@ def run_postgres(pg: Postgres, work: Path, rows: int, delta_rows: int) -> dict[s
 # queries
 
 
-# The project: the design's lookups (Q1, Q2, Q4 and Q3 on the marts) are one dictGet on the
-# serving dictionaries (models/serving/dict_*_report.sql), which hold every report's whole answer
-# per key; the raw-fact Q3 is the SQL a user writes (served by the fact table's projection).
+# The project: the design's lookups (Q1, Q2 and Q3 on the marts) are one dictGet on the serving
+# dictionaries (models/serving/dict_*_report.sql), which hold every report's whole answer per key;
+# Q4 is one key lookup in an EmbeddedRocksDB table (kv_student_context_report); the raw-fact Q3 is
+# the SQL a user writes (served by the fact table's projection).
 def _lookup(dictionary: str, key: str) -> str:
     return f"SELECT dictGet('scores.{dictionary}', 'report_rows', ({key}))"
 
@@ -738,7 +739,10 @@ PROJECT_SQL = {
     "classroom": _lookup("dict_classroom_report", "{y:UInt16}, {k:String}, {t:String}"),
     "school_by_grade": _lookup("dict_school_grade_report", "{y:UInt16}, {k:String}, {t:String}"),
     "district_comparison": _lookup("dict_state_district_report", "{y:UInt16}, {k:String}"),
-    "student_in_context": _lookup("dict_student_context_report", "{y:UInt16}, {k:String}, {t:String}"),
+    "student_in_context": (
+        "SELECT report_rows FROM scores.kv_student_context_report "
+        "WHERE classroom_key = ({y:UInt16}, {k:String}, {t:String})"
+    ),
     "district_comparison_raw": (
         "SELECT district_id, test_id, subject, count() AS total_students, "
         "avg(overall_score) AS district_avg_score, "

@@ -32,9 +32,10 @@
     A report lookup: one dictionary entry per lookup key (the report query's WHERE) holding the
     report's whole answer, every row in the report's order, as one Array(Tuple(...)) attribute
     `report_rows`. A lookup is then one dictGet, which costs little more than the engine's SELECT 1:
-        SELECT dictGet('scores.dict_classroom_report', 'report_rows', (toUInt16(2025), 'T00042', 'ELA-Q1'))
+        SELECT dictGet('scores.dict_classroom_report', 'report_rows', (toUInt16(2025), 'T642', 'ELA-Q1'))
     key: list of (column, type); row: list of (name, type, expression over `relation`);
-    sort_by: the row field the report orders by (ties: the whole row), descending or not.
+    sort_by: the row field the report orders by (ties: the whole row), descending or not;
+    key_column: one tuple column for the whole key (key-value tables) instead of a column per part.
 -#}
 {% macro report_lookup_config(key, row) -%}
     {{ return(dictionary_config(key, [('report_rows', report_rows_type(row))])) }}
@@ -44,11 +45,16 @@
     Array(Tuple({% for name, type, _ in row %}{{ name }} {{ type }}{% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}
 
-{% macro report_lookup(relation, key, row, sort_by, descending=false) -%}
+{% macro report_lookup(relation, key, row, sort_by, descending=false, key_column=none) -%}
 select
+    {%- if key_column %}
+    tuple({% for name, type in key %}cast({{ name }}, '{{ type }}'){% if not loop.last %}, {% endif %}{% endfor %})
+        as {{ key_column }},
+    {%- else %}
     {%- for name, type in key %}
     cast({{ name }}, '{{ type }}') as {{ name }},
     {%- endfor %}
+    {%- endif %}
     {{ 'arrayReverseSort' if descending else 'arraySort' }}(
         report_row -> (tupleElement(report_row, '{{ sort_by }}'), report_row),
         groupArray(cast(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every check: SQL lint, Python lint and types, the pytest suite (real chDB and dbt), and a
-# dbt build into a fresh temporary data directory. CI runs exactly this (.ci/run).
+# Every check: SQL lint, Python lint and types, the pytest suite (real chDB, dbt and Superset), and
+# a dbt build into a fresh temporary data directory. CI runs exactly this (.ci/run).
 source "$(dirname "$0")/bootstrap.sh"
 
 step() { echo; echo "==> $*"; }
@@ -15,6 +15,10 @@ ruff format --check .
 
 step "mypy"
 mypy
+
+step "Superset environment (.venv-superset, for the Superset tests)"
+"$(dirname "$0")/superset_env.sh"
+export SCORES_REQUIRE_SUPERSET=1
 
 step "pytest"
 pytest -q

@@ -197,7 +197,8 @@ def read_mart(
     return out
 
 
-# serving dictionaries (models/serving/dict_*_report.sql): the report query they answer, as
+# serving dictionaries and key-value tables (models/serving/*_report.sql): the report query they
+# answer, as
 # (mart, lookup key, the report's columns, index of the column the rows are ordered by, descending)
 REPORT_LOOKUPS: dict[str, tuple[str, tuple[str, ...], str, int, bool]] = {
     "dict_classroom_report": (
@@ -223,7 +224,7 @@ REPORT_LOOKUPS: dict[str, tuple[str, tuple[str, ...], str, int, bool]] = {
         5,
         True,
     ),
-    "dict_student_context_report": (
+    "kv_student_context_report": (
         "mart_student_context",
         ("school_year", "teacher_id", "test_id"),
         "student_id, overall_score, performance_level, dimension_scores, classroom_avg_score, "
@@ -245,11 +246,15 @@ def assert_report_lookups_match(client: Any, db: str) -> None:
         expected: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
         for row in client.query(f"SELECT {', '.join(key)}, {columns} FROM `{db}`.`{mart}`").result_rows:
             expected[tuple(str(v) if i else v for i, v in enumerate(row[:width]))].append(tuple(row[width:]))
+        # key-value tables (kv_*) hold the key as one tuple column
+        key_sql = (
+            ", ".join(key)
+            if dictionary.startswith("dict_")
+            else "classroom_key.1, classroom_key.2, classroom_key.3"
+        )
         served = {
             tuple(row[:width]): [_report_row(r) for r in row[width]]
-            for row in client.query(
-                f"SELECT {', '.join(key)}, report_rows FROM `{db}`.`{dictionary}`"
-            ).result_rows
+            for row in client.query(f"SELECT {key_sql}, report_rows FROM `{db}`.`{dictionary}`").result_rows
         }
         assert set(served) == set(expected), f"{dictionary}: keys differ from {mart}"
         for group, rows in served.items():
@@ -261,12 +266,16 @@ def assert_report_lookups_match(client: Any, db: str) -> None:
         if served:
             group, rows = next(iter(served.items()))
             placeholders = ", ".join(f"{{k{i}:{'UInt16' if i == 0 else 'String'}}}" for i in range(width))
-            via_dict_get = client.query(
-                f"SELECT dictGet('{db}.{dictionary}', 'report_rows', ({placeholders}))",
-                parameters={f"k{i}": v for i, v in enumerate(group)},
+            lookup = (
+                f"SELECT dictGet('{db}.{dictionary}', 'report_rows', ({placeholders}))"
+                if dictionary.startswith("dict_")
+                else f"SELECT report_rows FROM `{db}`.`{dictionary}` WHERE classroom_key = ({placeholders})"
+            )
+            looked_up = client.query(
+                lookup, parameters={f"k{i}": v for i, v in enumerate(group)}
             ).result_rows[0][0]
-            assert [_report_row(r) for r in via_dict_get] == rows, (
-                f"{dictionary}: dictGet differs from the table"
+            assert [_report_row(r) for r in looked_up] == rows, (
+                f"{dictionary}: the key lookup differs from a scan"
             )
 
 
