@@ -27,6 +27,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
@@ -37,6 +38,15 @@ from loaders.validation import Rejected, Rules, quote
 KEY = ("school_year", "test_id", "student_id")
 # inserts through the landing pipeline: parallel streams, and the views of a block in parallel
 PIPELINE_SETTINGS = f"max_insert_threads = {os.cpu_count() or 1}, parallel_view_processing = 1"
+# A whole file read by the engine. Memory: the Parquet reader's read-ahead is bounded (its default
+# is 4 GB) and blocks stay at 256Ki rows through the views (squashing them to the default 1Mi
+# rows peaked at 3.3 GB on 10M rows; 256Ki: about 1.5 GB). Smaller blocks (tiny row groups) are
+# still squashed to 64Ki rows, so a file never lands as thousands of tiny parts.
+FILE_SETTINGS = (
+    f"{PIPELINE_SETTINGS}, input_format_parquet_memory_high_watermark = {256 << 20}, "
+    f"input_format_parquet_max_block_size = {256 << 10}, "
+    f"min_insert_block_size_rows = {64 << 10}, min_insert_block_size_bytes = {16 << 20}"
+)
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,30 @@ class Landing:
         if rows.num_rows:
             self._insert_arrow(self._landing(batch_id), rows)
 
+    @property
+    def reads_files(self) -> bool:
+        """The engine runs in this process, so it can read the loader's files itself."""
+        return self._engine_path is not None
+
+    def insert_parquet_file(self, batch_id: str, path: str, columns: list[str]) -> None:
+        """Insert a whole Parquet file into the pipeline, read by the engine (embedded only).
+
+        ``columns`` are SQL over ``file(path, Parquet)`` giving the contract columns as text
+        (readers.engine_parquet_columns); ``_row_number`` is the engine's own row index.
+        """
+        if not self.reads_files:
+            raise RuntimeError("only the embedded engine reads the loader's files")
+        names = ", ".join(f"`{name}`" for name in (*INPUT_COLUMN_NAMES, "_row_number"))
+        self._engine().query(
+            f"INSERT INTO {self.table(self._landing(batch_id))} ({names}) "
+            f"SELECT {', '.join(columns)}, toUInt64(assumeNotNull(_row_number)) + 1 "
+            f"FROM file({quote(path)}, Parquet) SETTINGS {FILE_SETTINGS}"
+        )
+
+    def discard_rows(self, batch_id: str) -> None:
+        """Delete what a batch landed so far (its pipeline stays open)."""
+        self._delete_rows(batch_id)
+
     def quarantine(self, batch_id: str, source: str, rejected: Rejected) -> None:
         """Rows rejected before validation (malformed lines): straight to the quarantine."""
         if not len(rejected):
@@ -197,17 +231,23 @@ class Landing:
         if self._engine_path is None:
             self.client.insert_arrow(table, rows, database=self.database)
             return
-        engine = getattr(self._engines, "connection", None)
-        if engine is None:
-            from loaders.engine import open_engine_connection
-
-            engine = self._engines.connection = open_engine_connection(self._engine_path)
+        engine = self._engine()
         columns = ", ".join(f"`{name}`" for name in rows.column_names)
         # chDB's Python() table function reads the local variable `rows` by name
         engine.query(
             f"INSERT INTO {self.table(table)} ({columns}) SELECT * FROM Python(rows) "
             f"SETTINGS {PIPELINE_SETTINGS}"
         )
+
+    def _engine(self) -> Any:
+        """This thread's raw chDB connection (embedded only)."""
+        engine = getattr(self._engines, "connection", None)
+        if engine is None:
+            from loaders.engine import open_engine_connection
+
+            assert self._engine_path is not None
+            engine = self._engines.connection = open_engine_connection(self._engine_path)
+        return engine
 
     def quarantine_duplicates(self, batch_id: str, source: str) -> int:
         """Move rows whose key repeats an earlier row of the same batch to the quarantine.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import glob
 import gzip
 import hashlib
@@ -26,6 +27,7 @@ from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -552,6 +554,45 @@ def read_parquet(source: FileSource, ignore_extra: bool = False) -> Iterator[Sou
             yield SourceBatch(table, numbers)
     except (pa.ArrowInvalid, OSError) as ex:
         raise FileError(source.path, f"is corrupt after row {next_row - 1} ({ex})") from None
+
+
+# Characters that file() would take as a glob: such paths are read through pyarrow.
+_GLOB_CHARACTERS = set("*?{}[]")
+# Dates the engine's Date32 holds (it clamps others, so their text would differ from pyarrow's).
+_EPOCH = dt.date(1970, 1, 1)
+_DATE32_MIN, _DATE32_MAX = ((dt.date(y, m, d) - _EPOCH).days for y, m, d in ((1900, 1, 1), (2299, 12, 31)))
+
+
+def engine_parquet_columns(source: FileSource, ignore_extra: bool = False) -> list[str] | None:
+    """SQL over the engine's ``file(path, Parquet)`` giving the contract columns as the same text
+    :func:`read_parquet` + ``as_text`` give, or None when the file must be read through pyarrow.
+
+    The engine reads the file itself (in parallel, without Python), for plain (not gzipped)
+    files whose columns are strings, integers or date32 with dates the engine holds exactly.
+    Checks the schema like read_parquet (FileError on a wrong one).
+    """
+    parquet = check_parquet_schema(source, ignore_extra)
+    if source.compressed or _GLOB_CHARACTERS & set(str(source.path)):
+        return None
+    schema = parquet.schema_arrow
+    columns = []
+    for name in INPUT_COLUMN_NAMES:
+        arrow_type = schema.field(name).type
+        if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+            columns.append(f"`{name}`")
+        elif pa.types.is_integer(arrow_type) or pa.types.is_date32(arrow_type):
+            columns.append(f"toString(`{name}`)")
+        else:
+            return None  # timestamps, dictionaries, null columns: pyarrow's casts
+        if pa.types.is_date32(arrow_type):
+            try:
+                days = parquet.read(columns=[name]).column(name).cast(pa.int32())
+            except (pa.ArrowInvalid, OSError):
+                return None  # read_parquet names the problem
+            low, high = (v.as_py() for v in pc.min_max(days).values())
+            if low is not None and (low < _DATE32_MIN or high > _DATE32_MAX):
+                return None
+    return columns
 
 
 def parquet_rows(source: FileSource) -> int:

@@ -69,6 +69,17 @@ def _text(column: str) -> str:
     return f"t_{column}"
 
 
+# Bytes 0x01-0x1f and 0x7f mapped to 0x00 (translate is a byte table, UTF-8 sequences pass
+# through: their bytes are all >= 0x80), then one memchr-style search for 0x00. The same rows as
+# match(value, CONTROL_RE), at a third of the cost and on every ClickHouse (no vectorscan needed).
+_CONTROL_FROM = "".join(f"\\x{i:02x}" for i in (*range(1, 32), 127))
+_CONTROL_TO = "\\x00" * (len(_CONTROL_FROM) // 4)
+
+
+def _has_control_characters(expression: str) -> str:
+    return f"position(translate({expression}, '{_CONTROL_FROM}', '{_CONTROL_TO}'), '\\x00') > 0"
+
+
 def _shown(expression: str) -> str:
     """The value as shown in a message: quoted, cut at 40 characters."""
     return (
@@ -104,9 +115,8 @@ class Rules:
                 )
             )
 
-        # control characters: one scan over every text column, the column named on a hit
+        # control characters: a byte-wise scan of every text column, the column named on a hit
         text_columns = (*ID_COLUMNS, *NAME_COLUMNS)
-        joined = "concat(" + ", ' ', ".join(_text(n) for n in text_columns) + ")"
         which = (
             "multiIf("
             + ", ".join(f"match({_text(n)}, {quote(CONTROL_RE)}), {quote(n)}" for n in text_columns)
@@ -115,7 +125,7 @@ class Rules:
         checks.append(
             (
                 f"@{which}",
-                f"match({joined}, {quote(CONTROL_RE)})",
+                " OR ".join(_has_control_characters(_text(n)) for n in text_columns),
                 f"concat({which}, ' contains control characters')",
             )
         )
@@ -183,8 +193,9 @@ class Rules:
         checks.append(
             (
                 "test_date",
-                f"NOT match({date_text}, {quote(DATE_RE)}) OR {date} IS NULL "
-                f"OR toString({date}) != {date_text}",
+                # = NOT match(DATE_RE) OR not a date OR not written as toString writes it: a
+                # string equal to toString of a date has the form YYYY-MM-DD (no regex needed)
+                f"ifNull(toString({date}) != {date_text}, 1)",
                 f"concat('test_date ', {_shown(date_text)}, ' is not a date in the form YYYY-MM-DD')",
             )
         )

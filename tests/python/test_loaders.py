@@ -236,6 +236,98 @@ def test_parquet_row_numbers_in_quarantine(warehouse, tmp_path):
     ]
 
 
+def _hostile_parquet_table(test_date_type: pa.DataType) -> pa.Table:
+    """ROWS with typed values the rules reject, text with spaces, control characters and nulls."""
+    columns = {name: ROWS.column(name).to_pylist() for name in INPUT_COLUMN_NAMES}
+    columns["overall_score"][3] = 200
+    columns["grade"][5] = 0
+    columns["school_year"][7] = 1999
+    columns["overall_performance_level"][9] = None
+    columns["student_id"][11] = "  S-padded  "
+    columns["teacher_id"][13] = "T\x01X"
+    columns["dimension_scores"][15] = None
+    columns["state_id"][17] = "California"
+    columns["test_date"][19] = columns["test_date"][19].replace(year=columns["test_date"][19].year - 3)
+    columns["school_name"][21] = None
+    columns["subject"][23] = f" {columns['subject'][23].lower()} "
+    schema = pa.schema([field.with_nullable(True) for field in ROWS.schema])
+    table = pa.table(columns, schema=schema)
+    index = table.schema.get_field_index("test_date")
+    return table.set_column(index, "test_date", table.column(index).cast(test_date_type))
+
+
+def _landed_and_quarantined(warehouse) -> tuple[list[tuple], list[tuple]]:
+    columns = ", ".join(INPUT_COLUMN_NAMES)
+    landed = warehouse.rows(
+        f"SELECT {columns}, _row_number FROM `{warehouse.raw}`.student_scores ORDER BY _row_number"
+    )
+    quarantined = warehouse.rows(
+        f"SELECT row_number, column, reason, raw_row FROM `{warehouse.raw}`.quarantine ORDER BY row_number"
+    )
+    return landed, quarantined
+
+
+def test_parquet_read_by_the_engine_lands_what_pyarrow_reading_lands(tmp_path, dbt_target_dir, monkeypatch):
+    """Dates as date32: the embedded engine reads the file; as timestamps: pyarrow does. Same
+    rows land, the same rows are quarantined with the same reasons and raw rows."""
+    from conftest import fresh_warehouse
+
+    from loaders.landing import Landing
+
+    engine_read = Landing.insert_parquet_file
+    engine_reads: list[str] = []
+
+    def spy(self, batch_id, path, columns):
+        engine_reads.append(path)
+        engine_read(self, batch_id, path, columns)
+
+    monkeypatch.setattr(Landing, "insert_parquet_file", spy)
+    results = []
+    for name, date_type in (("engine", pa.date32()), ("pyarrow", pa.timestamp("ms"))):
+        path = tmp_path / name / "scores.parquet"
+        path.parent.mkdir()
+        pq.write_table(_hostile_parquet_table(date_type), path, row_group_size=64)
+        with fresh_warehouse(f"parquet_{name}", dbt_target_dir) as warehouse:
+            code, output = _load(str(path))
+            assert code == 3, output
+            results.append(_landed_and_quarantined(warehouse))
+            assert _counts(warehouse)[:2] == (293, 7)
+            _no_leftovers(warehouse)
+    assert [Path(p).parent.name for p in engine_reads] == ["engine"]
+    assert results[0] == results[1]
+    quarantined = {row: (column, reason) for row, column, reason, _ in results[0][1]}
+    assert quarantined[4] == ("overall_score", "overall_score 200 is outside 0-100")
+    assert quarantined[10] == ("overall_performance_level", "overall_performance_level is missing")
+    assert quarantined[14][0] == "teacher_id"
+    landed = {row[-1]: row for row in results[0][0]}
+    assert landed[12][0] == "S-padded"
+    subject = INPUT_COLUMN_NAMES.index("subject")
+    assert landed[24][subject] == ROWS.column("subject")[23].as_py().upper()
+
+
+def test_parquet_falls_back_to_pyarrow_when_the_engine_cannot_read_it(warehouse, tmp_path, monkeypatch):
+    """An engine read that fails part-way: what it landed is discarded and pyarrow reads the file."""
+    from loaders.landing import Landing
+
+    engine_read = Landing.insert_parquet_file
+    calls = []
+
+    def failing_read(self, batch_id, path, columns):
+        engine_read(self, batch_id, path, columns)  # rows landed, then the read "fails"
+        calls.append(path)
+        raise RuntimeError("simulated engine read error")
+
+    monkeypatch.setattr(Landing, "insert_parquet_file", failing_read)
+    path = tmp_path / "scores.parquet"
+    pq.write_table(ROWS, path)
+    code, output = _load(str(path))
+    assert code == 0, output
+    assert calls, "the engine read was not tried"
+    assert _counts(warehouse) == (300, 0, 1)
+    landed = warehouse.rows(f"SELECT _row_number FROM `{warehouse.raw}`.student_scores ORDER BY 1")
+    assert [r[0] for r in landed] == list(range(1, 301))
+
+
 # -- files that cannot be loaded -----------------------------------------------------------------
 
 
