@@ -13,7 +13,7 @@ status=0
 scores generate --rows "$ROWS" || status=$?
 [ "$status" -eq 0 ] || [ "$status" -eq 3 ] || exit "$status"
 
-step "dbt build (seeds, staging, fact table, classroom aggregate, tests)"
+step "dbt build (seeds, staging, fact table, marts, serving layer, tests)"
 dbt build
 
 step "classroom report"
