@@ -154,6 +154,30 @@ def test_full_refresh_equals_incremental(warehouse, tmp_path):
         assert rebuilt == rows, f"{table} differs after a full refresh"
 
 
+def test_loaded_dictionaries_follow_a_mart_rebuilt_without_them(warehouse, tmp_path):
+    """A run that rebuilds a mart but not the dictionaries over it (dbt run -s <mart>) still
+    leaves a process that had loaded them (here: this one, which also runs dbt, like
+    `scores serve`) answering lookups from the new mart (on-run-end reload_loaded_dictionaries)."""
+    _load(warehouse, _slice_file(tmp_path, 0))
+    _build(warehouse, first=True)
+    dictionaries = ("dict_classroom_report", "dict_school_grade_report", "dict_state_district_report")
+    oracle.assert_report_lookups_match(warehouse.client, warehouse.db, only=dictionaries)  # loads them
+    current = oracle.current_scores(oracle.committed_raw_rows(warehouse.client, warehouse.raw))
+    path = tmp_path / "corrections.csv"
+    assert _write_corrections(path, current, 40, True, 7)
+    _load(warehouse, path)
+    warehouse.dbt(
+        "run", "-s", "fct_student_scores+", "--exclude", "dict_classroom_report dict_school_grade_report"
+    )
+    loaded = dict(
+        warehouse.rows(
+            "SELECT name, status FROM system.dictionaries WHERE database = {d:String}", d=warehouse.db
+        )
+    )
+    assert loaded["dict_classroom_report"] == "LOADED"
+    oracle.assert_report_lookups_match(warehouse.client, warehouse.db, only=dictionaries)
+
+
 def test_retention_drops_old_school_years_everywhere(chdb_path, dbt_target_dir):
     """Old school years leave every layer together; the marts keep matching the facts."""
     years = (2019, 2021, 2025, 2026)
