@@ -68,7 +68,8 @@ group by {{ key | map(attribute=0) | join(', ') }}
 
 {#-
     on-run-end: reload the dictionaries of the project's schema that this process loaded before the
-    run started (those the run rebuilt are fresh already). A run that rebuilds a mart but not the
+    run started, by the engine's clock (those the run rebuilt are fresh already; load times have
+    whole seconds, so one rebuilt in the run's first second is reloaded too, harmlessly). A run that rebuilds a mart but not the
     dictionaries over it (dbt run -s agg_classroom_scores) would otherwise leave a long-running
     process (the `scores serve` endpoint, which a dbt run through it shares) answering from the
     old values. Dictionaries not loaded here load lazily, from the current marts, on first use.
@@ -77,7 +78,7 @@ group by {{ key | map(attribute=0) | join(', ') }}
     {%- if execute -%}
         {%- set loaded = run_query(
             "select name from system.dictionaries where database = '" ~ target.schema ~ "' and status = 'LOADED'"
-            ~ " and last_successful_update_time < parseDateTimeBestEffort('" ~ run_started_at.isoformat() ~ "')"
+            ~ " and last_successful_update_time <= toDateTime(" ~ run_started_snapshot() ~ ")"
         ) -%}
         {%- for row in loaded.rows -%}
             {%- do run_query("system reload dictionary `" ~ target.schema ~ "`.`" ~ row[0] ~ "` " ~ cluster_clause()) -%}
