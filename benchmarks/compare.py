@@ -319,14 +319,29 @@ def dbt_summary(target: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # DuckDB: the design's table sorted by its ORDER BY, the design's aggregates as tables
 
-DUCK_AGGREGATES = {
-    "classroom_aggregates": """
+
+def design_aggregates(engine: str) -> dict[str, str]:
+    """The design's three aggregates in DuckDB's or PostgreSQL's SQL (DuckDB's sorted by key)."""
+    duckdb = engine == "duckdb"
+
+    def quantile(q: float) -> str:
+        if duckdb:
+            return f"quantile_cont(overall_score, {q})"
+        return f"percentile_cont({q}) within group (order by overall_score)"
+
+    real = "" if duckdb else "::float8"
+
+    def order(columns: str) -> str:
+        return f"\n        order by {columns}" if duckdb else ""
+
+    return {
+        "classroom_aggregates": f"""
         select school_year, teacher_id, school_id, district_id, test_id, subject,
             max(teacher_name) as teacher_name,
             count(*) as student_count,
-            avg(overall_score) as avg_score,
-            avg(overall_performance_level) as avg_performance_level,
-            quantile_cont(overall_score, 0.5) as median_score,
+            avg(overall_score){real} as avg_score,
+            avg(overall_performance_level){real} as avg_performance_level,
+            {quantile(0.5)} as median_score,
             min(overall_score) as min_score,
             max(overall_score) as max_score,
             count(*) filter (where overall_score >= 90) as excellent_count,
@@ -334,30 +349,33 @@ DUCK_AGGREGATES = {
             count(*) filter (where overall_score >= 70 and overall_score < 80) as fair_count,
             count(*) filter (where overall_score < 70) as needs_improvement_count
         from student_scores
-        group by school_year, teacher_id, school_id, district_id, test_id, subject
-        order by school_year, teacher_id, test_id""",
-    "school_aggregates": """
+        group by school_year, teacher_id, school_id, district_id, test_id, subject"""
+        + order("school_year, teacher_id, test_id"),
+        "school_aggregates": f"""
         select school_year, school_id, district_id, state_id, test_id, subject, grade,
             count(*) as student_count,
-            avg(overall_score) as avg_score,
-            avg(overall_performance_level) as avg_performance_level,
-            quantile_cont(overall_score, 0.5) as median_score,
-            stddev_pop(overall_score) as score_std_dev
+            avg(overall_score){real} as avg_score,
+            avg(overall_performance_level){real} as avg_performance_level,
+            {quantile(0.5)} as median_score,
+            stddev_pop(overall_score){real} as score_std_dev
         from student_scores
-        group by school_year, school_id, district_id, state_id, test_id, subject, grade
-        order by school_year, school_id, test_id""",
-    "district_aggregates": """
+        group by school_year, school_id, district_id, state_id, test_id, subject, grade"""
+        + order("school_year, school_id, test_id"),
+        "district_aggregates": f"""
         select school_year, district_id, state_id, test_id, subject, grade,
             count(*) as student_count,
-            avg(overall_score) as avg_score,
-            avg(overall_performance_level) as avg_performance_level,
-            quantile_cont(overall_score, 0.5) as median_score,
-            quantile_cont(overall_score, 0.25) as q1_score,
-            quantile_cont(overall_score, 0.75) as q3_score
+            avg(overall_score){real} as avg_score,
+            avg(overall_performance_level){real} as avg_performance_level,
+            {quantile(0.5)} as median_score,
+            {quantile(0.25)} as q1_score,
+            {quantile(0.75)} as q3_score
         from student_scores
-        group by school_year, district_id, state_id, test_id, subject, grade
-        order by school_year, district_id, test_id""",
-}
+        group by school_year, district_id, state_id, test_id, subject, grade"""
+        + order("school_year, district_id, test_id"),
+    }
+
+
+DUCK_AGGREGATES = design_aggregates("duckdb")
 
 
 def duckdb_worker(step: str, db: Path, parquet: Path) -> dict[str, Any]:
@@ -506,42 +524,7 @@ PG_INDEXES = (
     "analyze student_scores",
 )
 
-PG_VIEWS = {
-    "classroom_aggregates": """
-        select school_year, teacher_id, school_id, district_id, test_id, subject,
-            max(teacher_name) as teacher_name,
-            count(*) as student_count,
-            avg(overall_score)::float8 as avg_score,
-            avg(overall_performance_level)::float8 as avg_performance_level,
-            percentile_cont(0.5) within group (order by overall_score) as median_score,
-            min(overall_score) as min_score,
-            max(overall_score) as max_score,
-            count(*) filter (where overall_score >= 90) as excellent_count,
-            count(*) filter (where overall_score >= 80 and overall_score < 90) as good_count,
-            count(*) filter (where overall_score >= 70 and overall_score < 80) as fair_count,
-            count(*) filter (where overall_score < 70) as needs_improvement_count
-        from student_scores
-        group by school_year, teacher_id, school_id, district_id, test_id, subject""",
-    "school_aggregates": """
-        select school_year, school_id, district_id, state_id, test_id, subject, grade,
-            count(*) as student_count,
-            avg(overall_score)::float8 as avg_score,
-            avg(overall_performance_level)::float8 as avg_performance_level,
-            percentile_cont(0.5) within group (order by overall_score) as median_score,
-            stddev_pop(overall_score)::float8 as score_std_dev
-        from student_scores
-        group by school_year, school_id, district_id, state_id, test_id, subject, grade""",
-    "district_aggregates": """
-        select school_year, district_id, state_id, test_id, subject, grade,
-            count(*) as student_count,
-            avg(overall_score)::float8 as avg_score,
-            avg(overall_performance_level)::float8 as avg_performance_level,
-            percentile_cont(0.5) within group (order by overall_score) as median_score,
-            percentile_cont(0.25) within group (order by overall_score) as q1_score,
-            percentile_cont(0.75) within group (order by overall_score) as q3_score
-        from student_scores
-        group by school_year, district_id, state_id, test_id, subject, grade""",
-}
+PG_VIEWS = design_aggregates("postgres")
 
 PG_VIEW_INDEXES = (
     "create unique index on classroom_aggregates "
