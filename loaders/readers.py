@@ -575,6 +575,8 @@ def engine_parquet_columns(source: FileSource, ignore_extra: bool = False) -> li
     if source.compressed or _GLOB_CHARACTERS & set(str(source.path)):
         return None
     schema = parquet.schema_arrow
+    if "_row_number" in schema.names:
+        return None  # an (ignored) extra column of that name would hide the engine's row numbers
     columns = []
     for name in INPUT_COLUMN_NAMES:
         arrow_type = schema.field(name).type

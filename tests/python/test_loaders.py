@@ -305,6 +305,21 @@ def test_parquet_read_by_the_engine_lands_what_pyarrow_reading_lands(tmp_path, d
     assert landed[24][subject] == ROWS.column("subject")[23].as_py().upper()
 
 
+def test_parquet_extra_column_named_row_number_does_not_renumber_rows(warehouse, tmp_path):
+    """An ignored extra column `_row_number` (bogus values) must not replace the true row numbers
+    that quarantine reasons name: such a file is read through pyarrow."""
+    table = _hostile_parquet_table(pa.date32())
+    table = table.append_column("_row_number", pa.array([7] * table.num_rows, pa.int64()))
+    path = tmp_path / "scores.parquet"
+    pq.write_table(table, path)
+    code, output = _load("--ignore-extra-columns", str(path))
+    assert code == 3, output
+    assert _counts(warehouse)[:2] == (293, 7)
+    quarantined = {row: (column, reason) for row, column, reason, _ in _landed_and_quarantined(warehouse)[1]}
+    assert quarantined[4] == ("overall_score", "overall_score 200 is outside 0-100")
+    assert len({row[-1] for row in _landed_and_quarantined(warehouse)[0]}) == 293
+
+
 def test_parquet_falls_back_to_pyarrow_when_the_engine_cannot_read_it(warehouse, tmp_path, monkeypatch):
     """An engine read that fails part-way: what it landed is discarded and pyarrow reads the file."""
     from loaders.landing import Landing
