@@ -286,18 +286,17 @@ def run_project(work: Path, rows: int, delta_rows: int) -> dict[str, Any]:
     env = project_env(work)
     scores, dbt = str(BIN / "scores"), str(BIN / "dbt")
     out: dict[str, Any] = {}
-    print("project: scores load (base)", flush=True)
-    step = run_measured([scores, "load", "-q", str(work / "base.parquet")], env)
-    out["load"] = step.as_dict() | {"rows_per_second": round(rows / step.seconds)}
-    print("project: dbt build (full)", flush=True)
-    out["full_build"] = run_measured([dbt, "build", "--quiet"], env).as_dict()
-    out["full_build"]["dbt"] = dbt_summary(work / "target")
-    print("project: scores load (delta)", flush=True)
-    step = run_measured([scores, "load", "-q", str(work / "delta.parquet")], env)
-    out["delta_load"] = step.as_dict() | {"rows_per_second": round(delta_rows / step.seconds)}
-    print("project: dbt build (incremental)", flush=True)
-    out["incremental_build"] = run_measured([dbt, "build", "--quiet"], env).as_dict()
-    out["incremental_build"]["dbt"] = dbt_summary(work / "target")
+    # the base load and a full build, then the 1% delta and an incremental build
+    for load, build, file, count in (
+        ("load", "full_build", "base.parquet", rows),
+        ("delta_load", "incremental_build", "delta.parquet", delta_rows),
+    ):
+        print(f"project: scores load ({file})", flush=True)
+        step = run_measured([scores, "load", "-q", str(work / file)], env)
+        out[load] = step.as_dict() | {"rows_per_second": round(count / step.seconds)}
+        print(f"project: dbt build ({build})", flush=True)
+        out[build] = run_measured([dbt, "build", "--quiet"], env).as_dict()
+        out[build]["dbt"] = dbt_summary(work / "target")
     return out
 
 
