@@ -22,10 +22,15 @@ __all__ = ["WarehouseBusyError", "holder_of", "open_embedded_client", "open_engi
 
 _opened_in_this_process: set[str] = set()
 
-# Engine (server) settings for the embedded engine. chDB sizes the merge/mutation pool by the core
-# count (2 here); a lightweight DELETE with a subquery occupies one task per part and the pool can
-# starve, so it gets more room. Threads only exist while there is work.
-ENGINE_OPTIONS: dict[str, str] = {"background_pool_size": "16"}
+# Engine settings for the embedded engine (they become the defaults of every query it runs).
+# - background_pool_size: chDB sizes the merge/mutation pool by the core count (2 here); a
+#   lightweight DELETE with a subquery occupies one task per part and the pool can starve, so it
+#   gets more room. Threads only exist while there is work.
+# - output_format_parallel_formatting: off. Results here are small (reports, lookups, dbt's
+#   metadata queries); formatting them on two extra threads (Formatter, Collector) cost 0.2 ms of
+#   a 0.9 ms query (benchmarks/README.md, "per-query floor"). A big export can turn it back on
+#   with a SETTINGS clause.
+ENGINE_OPTIONS: dict[str, str] = {"background_pool_size": "16", "output_format_parallel_formatting": "0"}
 
 
 class WarehouseBusyError(RuntimeError):
