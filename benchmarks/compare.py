@@ -18,9 +18,10 @@ PostgreSQL 15 binaries (/usr/lib/postgresql/15/bin or PG_BIN). Steps, each timed
 5. Queries, single client, bound parameters sampled from real keys (>= --keys per class after a
    warm-up on other keys), engines alternating per key: the design's four queries (classroom,
    school by grade, state-level district comparison, student in context) and the district
-   comparison computed from the fact table. The project answers from its marts with the SQL a BI
-   user writes against them; PostgreSQL and DuckDB run the design's SQL on their aggregates.
-   Answers are cross-checked between engines.
+   comparison computed from the fact table. The project answers Q1-Q4 with one key lookup each
+   in its serving layer (models/serving; keys bound client-side, as clickhouse-connect binds
+   `%(name)s` parameters) and the raw-fact question with SQL on the fact table; PostgreSQL and
+   DuckDB run the design's SQL on their aggregates. Answers are cross-checked between engines.
 
 Writes benchmarks/results/compare-<rows>.json and .md and docs/img/benchmark-<rows>.png.
 Peak memory is the peak RSS of the loader/dbt/DuckDB worker process (getrusage of children) and,

@@ -4,7 +4,10 @@
 
 For each format: write N generated rows to a file, load it into a fresh embedded warehouse, and
 report rows/s (wall time of the whole command, start-up included) and the peak resident memory
-of the loader process. Writes benchmarks/results/load_speed.json.
+of the loader process. For Parquet also the engine's floor on this machine, in a fresh process:
+the same file read into a table that stores nothing, and copied into the raw ledger with its
+types and sort order but no validation, quarantine or audit (what a load can never beat).
+Writes benchmarks/results/load_speed.json.
 """
 
 from __future__ import annotations
@@ -19,6 +22,45 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+# Run in a fresh process: time two INSERT ... SELECT from file(path, Parquet) on a new engine.
+FLOOR = """
+import sys, time
+from loaders.engine import open_embedded_client, open_engine_connection
+from loaders.landing import FILE_SETTINGS
+from loaders.schema import INPUT_COLUMN_NAMES, SCORES_TABLE, raw_table_ddl
+path, directory = sys.argv[1:3]
+client = open_embedded_client(directory)
+for statement in raw_table_ddl("scores"):
+    client.command(statement)
+engine = open_engine_connection(directory)
+columns = ", ".join(f"`{name}`" for name in INPUT_COLUMN_NAMES)
+engine.query(f"CREATE TABLE scores.nothing AS scores.{SCORES_TABLE} ENGINE = Null")
+for table in ("nothing", SCORES_TABLE):
+    started = time.perf_counter()
+    engine.query(
+        f"INSERT INTO scores.{table} ({columns}, _batch_id, _row_number) "
+        f"SELECT {columns}, 'floor', _row_number + 1 FROM file('{path}', Parquet) SETTINGS {FILE_SETTINGS}"
+    )
+    print(time.perf_counter() - started)
+"""
+
+
+def engine_floor(path: Path, work: Path) -> dict[str, float]:
+    """Seconds to read the Parquet file (into ENGINE = Null) and to copy it, unvalidated, into
+    the raw ledger (sorted MergeTree), on a fresh embedded engine in a new process."""
+    measured = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(path), str(work / "chdb-floor")],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return {
+        "read_only_seconds": round(float(measured[0]), 2),
+        "unvalidated_copy_seconds": round(float(measured[1]), 2),
+    }
 
 
 def main() -> None:
@@ -62,6 +104,8 @@ def main() -> None:
                 "peak_rss_mib": round(peak_mib),
             }
         )
+        if fmt == "parquet":
+            results[-1]["engine_floor"] = engine_floor(path, work)
         print(json.dumps(results[-1]))
         path.unlink()
     out = ROOT / "benchmarks" / "results" / "load_speed.json"
