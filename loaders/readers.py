@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -495,18 +496,49 @@ def read_jsonl(
         handle.close()
 
 
+class _DuplicateFieldError(ValueError):
+    pass
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a name given twice is an error (json.loads would keep the last value)."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _DuplicateFieldError(next(name for i, name in enumerate(names) if name in names[:i]))
+    return record
+
+
+# \ud800-\udfff escapes: json.loads accepts an unpaired one, which no UTF-8 text can hold
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_JSON_KINDS = {bool: "boolean", dict: "object", list: "array"}
+# columns whose JSON value must be a string or a number (dimension_scores may be an object)
+_JSON_SCALAR_COLUMNS = tuple(n for n in INPUT_COLUMN_NAMES if n != "dimension_scores")
+_NOT_SCALAR = frozenset(_JSON_KINDS)
+
+
 def _parse_json_line(text: str, known: set[str], ignore_extra: bool) -> tuple[str | None, dict[str, Any]]:
     try:
-        record = json.loads(text)
+        record = json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as ex:
         return f"not valid JSON: {ex.msg} at character {ex.pos + 1}", {}
     except RecursionError:
         return "not valid JSON: nested too deeply", {}
+    except _DuplicateFieldError as ex:
+        return f"field {str(ex)[:64]!r} appears more than once in an object", {}
     if not isinstance(record, dict):
         return f"expected a JSON object, found {type(record).__name__}", {}
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as ex:
+            return f"not valid JSON text: an unpaired surrogate escape \\u{ord(ex.object[ex.start]):04x}", {}
     extra = [k for k in record if k not in known]
     if extra and not ignore_extra:
         return f"unexpected fields: {', '.join(extra[:10])} (pass --ignore-extra-columns to drop them)", {}
+    if not _NOT_SCALAR.isdisjoint(map(type, map(record.get, _JSON_SCALAR_COLUMNS))):
+        name = next(n for n in _JSON_SCALAR_COLUMNS if type(record.get(n)) in _NOT_SCALAR)
+        return f"{name} is a JSON {_JSON_KINDS[type(record[name])]}; expected a string or a number", {}
     return None, record
 
 
