@@ -20,6 +20,8 @@ import hashlib
 import io
 import json
 import os
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,11 +254,20 @@ def _open_text_stream(source: FileSource, handle: IO[bytes], tally: BytesRead | 
     return buffered
 
 
-def _header_problem(names: list[str], delimiter: str, ignore_extra: bool) -> str | None:
-    cleaned = [n.strip() for n in names]
-    missing = [c for c in INPUT_COLUMN_NAMES if c not in cleaned]
+def _names(names: list[str], limit: int = 10) -> str:
+    """Column names for a message: the first ``limit``, then how many more."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _header_problem(names: list[str], delimiter: str, ignore_extra: bool, strip: bool = True) -> str | None:
+    """What is wrong with a header (CSV) or schema (Parquet, ``strip=False``: a column name is
+    matched exactly, as the readers select columns by it), or None."""
+    cleaned = [n.strip() for n in names] if strip else list(names)
+    present = set(cleaned)
+    missing = [c for c in INPUT_COLUMN_NAMES if c not in present]
     extra = [c for c in cleaned if c not in INPUT_COLUMN_NAMES]
-    duplicated = sorted({c for c in cleaned if cleaned.count(c) > 1})
+    duplicated = sorted(c for c, n in Counter(cleaned).items() if n > 1)
     if len(cleaned) == 1 and missing:
         for candidate, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"), (",", "comma")):
             if candidate != delimiter and candidate in names[0]:
@@ -265,8 +276,13 @@ def _header_problem(names: list[str], delimiter: str, ignore_extra: bool) -> str
                     f"(pass --delimiter {candidate!r}); expected columns: {', '.join(INPUT_COLUMN_NAMES)}"
                 )
     if duplicated:
-        return f"the header repeats columns: {', '.join(duplicated)}"
+        return f"the header repeats columns: {_names(duplicated)}"
     if missing:
+        spaced = [repr(c) for c in cleaned if c != c.strip() and c.strip() in missing]
+        if spaced:
+            return (
+                f"column names have surrounding spaces: {_names(spaced)}; rename them to the contract's names"
+            )
         if not any(c in INPUT_COLUMN_NAMES for c in cleaned):
             return (
                 f"wrong or missing header: found {', '.join(repr(c[:30]) for c in cleaned[:5])}"
@@ -276,24 +292,44 @@ def _header_problem(names: list[str], delimiter: str, ignore_extra: bool) -> str
         return f"the header lacks columns: {', '.join(missing)}"
     if extra and not ignore_extra:
         return (
-            f"the header has unexpected columns: {', '.join(extra)} "
+            f"the header has unexpected columns: {_names(extra)} "
             "(pass --ignore-extra-columns to load the file without them)"
         )
     return None
 
 
-def _read_csv_header(source: FileSource, delimiter: str) -> list[str]:
+HEADER_MAX_BYTES = 1 << 20
+
+
+def _read_csv_header(source: FileSource, delimiter: str) -> tuple[list[str], bool]:
+    """The header's fields, and whether anything follows the header (False: a header-only file
+    without a final line break). The header ends at the first line break: \\n, \\r\\n or a lone
+    \\r (old Mac files), as in the CSV parser."""
     with source.path.open("rb") as raw:
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if source.compressed else raw  # type: ignore[assignment]
         try:
-            first = stream.readline(1 << 20)
+            head = stream.read(HEADER_MAX_BYTES)
         except (OSError, EOFError) as ex:
             raise FileError(source.path, f"the gzip data is corrupt or truncated ({ex})") from None
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    if ends:
+        first, rest = head[: min(ends)], True
+    elif len(head) < HEADER_MAX_BYTES:
+        first, rest = head, False
+    else:
+        raise FileError(
+            source.path,
+            f"no line break in the first {HEADER_MAX_BYTES >> 20} MB: the header is too long",
+            row=0,
+        )
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FileError(source.path, "the header is not valid UTF-8; save the file as UTF-8", row=0) from None
-    return next(csv.reader([text], delimiter=delimiter), [])
+    try:
+        return next(csv.reader([text], delimiter=delimiter), []), rest
+    except csv.Error as ex:
+        raise FileError(source.path, f"the header cannot be parsed as CSV ({ex})", row=0) from None
 
 
 def _fill_row_numbers(start: int, count: int, skipped: list[int]) -> tuple[np.ndarray, int]:
@@ -334,10 +370,12 @@ def _decode_utf8(source: FileSource, table: pa.Table, numbers: np.ndarray) -> pa
 def read_csv(
     source: FileSource, delimiter: str = ",", ignore_extra: bool = False, tally: BytesRead | None = None
 ) -> Iterator[SourceBatch]:
-    names = _read_csv_header(source, delimiter)
+    names, rows_follow = _read_csv_header(source, delimiter)
     problem = _header_problem(names, delimiter, ignore_extra)
     if problem:
         raise FileError(source.path, problem, row=0)
+    if not rows_follow:
+        return  # only a header (without a final line break): no rows
     header = [n.strip() for n in names]
     skipped: list[int] = []
     rejected = Rejected()
@@ -458,18 +496,49 @@ def read_jsonl(
         handle.close()
 
 
+class _DuplicateFieldError(ValueError):
+    pass
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a name given twice is an error (json.loads would keep the last value)."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _DuplicateFieldError(next(name for i, name in enumerate(names) if name in names[:i]))
+    return record
+
+
+# \ud800-\udfff escapes: json.loads accepts an unpaired one, which no UTF-8 text can hold
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_JSON_KINDS = {bool: "boolean", dict: "object", list: "array"}
+# columns whose JSON value must be a string or a number (dimension_scores may be an object)
+_JSON_SCALAR_COLUMNS = tuple(n for n in INPUT_COLUMN_NAMES if n != "dimension_scores")
+_NOT_SCALAR = frozenset(_JSON_KINDS)
+
+
 def _parse_json_line(text: str, known: set[str], ignore_extra: bool) -> tuple[str | None, dict[str, Any]]:
     try:
-        record = json.loads(text)
+        record = json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as ex:
         return f"not valid JSON: {ex.msg} at character {ex.pos + 1}", {}
     except RecursionError:
         return "not valid JSON: nested too deeply", {}
+    except _DuplicateFieldError as ex:
+        return f"field {str(ex)[:64]!r} appears more than once in an object", {}
     if not isinstance(record, dict):
         return f"expected a JSON object, found {type(record).__name__}", {}
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as ex:
+            return f"not valid JSON text: an unpaired surrogate escape \\u{ord(ex.object[ex.start]):04x}", {}
     extra = [k for k in record if k not in known]
     if extra and not ignore_extra:
         return f"unexpected fields: {', '.join(extra[:10])} (pass --ignore-extra-columns to drop them)", {}
+    if not _NOT_SCALAR.isdisjoint(map(type, map(record.get, _JSON_SCALAR_COLUMNS))):
+        name = next(n for n in _JSON_SCALAR_COLUMNS if type(record.get(n)) in _NOT_SCALAR)
+        return f"{name} is a JSON {_JSON_KINDS[type(record[name])]}; expected a string or a number", {}
     return None, record
 
 
@@ -524,7 +593,7 @@ def check_parquet_schema(source: FileSource, ignore_extra: bool = False) -> pq.P
     parquet = parquet_file(source)
     schema = parquet.schema_arrow
     names = schema.names
-    problem = _header_problem(names, ",", ignore_extra)
+    problem = _header_problem(names, ",", ignore_extra, strip=False)
     if problem:
         raise FileError(source.path, problem.replace("header", "schema").replace("--delimiter", "--format"))
     wrong = [
