@@ -113,13 +113,15 @@ def discover(patterns: list[str], format_override: str | None = None) -> list[Fi
             if not supported:
                 raise FileError(path, "folder contains no .csv, .parquet or .jsonl files")
             found.extend(supported)
+        elif path.is_file():
+            found.append(path)  # an existing file, even if its name has glob characters (br[a]ck.csv)
         elif any(ch in pattern for ch in "*?["):
             matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
             if not matches:
                 raise FileError(pattern, "no file matches this pattern")
             found.extend(matches)
         elif path.exists():
-            found.append(path)
+            found.append(path)  # not a regular file (a fifo, a device): the readers say why
         else:
             raise FileError(path, "no such file or folder")
     sources, seen = [], set()

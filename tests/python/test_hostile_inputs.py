@@ -40,6 +40,19 @@ def test_csv_with_old_mac_line_endings_loads(warehouse, tmp_path):
     assert landed == [(r["student_id"], r["dimension_scores"]) for r in _records()]
 
 
+def test_file_named_with_glob_characters_loads_by_its_exact_path(warehouse, tmp_path):
+    """An existing file is loaded by its name even when the name reads as a glob pattern (it was:
+    'no file matches this pattern'); a pattern that matches nothing is still refused."""
+    path = tmp_path / "scores [2025] *final?.csv"
+    path.write_text(_csv_text())
+    code, output = _load(str(path))
+    assert code == 0, output
+    assert _counts(warehouse) == (300, 0, 1)
+    code, output = _load(str(tmp_path / "nothing [x]*.csv"))
+    assert code != 0, output
+    assert "no file matches this pattern" in output, output
+
+
 def test_csv_header_only_without_final_line_break_is_an_empty_load(warehouse, tmp_path):
     """Like a header-only file ending in a line break: 0 rows (it was: 'a row is larger than 16 MB')."""
     path = tmp_path / "header.csv"
