@@ -156,7 +156,8 @@
         grows with the delta only; during the run a touched score is briefly absent.
 -#}
 {% macro incremental_by_batch(key_columns, upstream=none, keys_sql=none, order_by=none,
-                              partition_by='school_year', publish='rows', projections=[]) -%}
+                              partition_by='school_year', publish='rows', projections=[],
+                              column_codecs={}) -%}
     {%- set keys_sql = keys_sql or "affected_groups(" ~ key_columns ~ ", '" ~ upstream ~ "')" -%}
     {%- if publish not in ('rows', 'partitions') -%}
         {{ exceptions.raise_compiler_error("incremental_by_batch: publish must be 'rows' or 'partitions'") }}
@@ -176,6 +177,7 @@
         'settings': {'ttl_only_drop_parts': 1} if not projections
             else {'ttl_only_drop_parts': 1, 'lightweight_mutation_projection_mode': "'rebuild'"},
         'projections': projections,
+        'column_codecs': column_codecs,
         'pre_hook': batch_recompute_pre_hooks(key_columns, keys_sql, publish),
         'post_hook': batch_recompute_post_hooks(upstream),
     }) }}

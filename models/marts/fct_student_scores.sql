@@ -12,6 +12,7 @@
     keys_sql='changed_score_keys()',
     order_by=['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'student_id'],
     partition_by='toYYYYMM(test_date)',
+    column_codecs=per_score_column_codecs(with_row_number=true),
     projections=[{
         'name': 'state_district_scores',
         'query': 'select school_year, state_id, district_id, test_id, subject, count(), avg(overall_score), '

@@ -9,6 +9,7 @@
     upstream='fct_student_scores',
     keys_sql="changed_score_keys('fct_student_scores')",
     order_by=['school_year', 'teacher_id', 'test_id', 'student_id'],
+    column_codecs=per_score_column_codecs(),
 )) }}
 
 select

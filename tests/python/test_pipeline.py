@@ -42,6 +42,31 @@ def test_generate_load_build_gives_exact_marts(warehouse):
     assert engine == "MergeTree"
     assert sorting == "school_year, district_id, school_id, teacher_id, test_id, student_id"
     assert partition.replace("(", "").replace(")", "") == "toYYYYMMtest_date"
+    # storage: the JSON text (and the source row number) in ZSTD, the projection still there
+    codecs = warehouse.rows(
+        "SELECT database, table, name, compression_codec FROM system.columns "
+        "WHERE database IN ({d:String}, {r:String}) AND compression_codec != '' ORDER BY ALL",
+        d=db,
+        r=warehouse.raw,
+    )
+    zstd = "CODEC(ZSTD(1))"
+    assert codecs == sorted(
+        [
+            (db, "fct_student_scores", "_row_number", zstd),
+            (db, "fct_student_scores", "dimension_scores", zstd),
+            (db, "int_student_scores_by_teacher", "dimension_scores", zstd),
+            (warehouse.raw, "student_scores", "_row_number", zstd),
+            (warehouse.raw, "student_scores", "dimension_scores", zstd),
+        ]
+    )
+    assert (
+        warehouse.scalar(
+            "SELECT count() FROM system.projections "
+            "WHERE database = {d:String} AND table = 'fct_student_scores'",
+            d=db,
+        )
+        == 1
+    )
     current = _current(warehouse)
     assert len(current) == 12_000
     oracle.assert_all_aggregates_match(warehouse.client, db, current)
