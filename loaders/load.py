@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -199,11 +200,21 @@ def _stream(
     return rows_read
 
 
+def _file_state(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is rewritten or appended to: size, modification time, inode."""
+    try:
+        stat = path.stat()
+    except OSError as ex:
+        raise FileError(path, f"cannot read the file ({ex.strerror})") from None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
 def load_file(
     landing: Landing, source: FileSource, options: LoadOptions, progress: LoadProgress
 ) -> LoadResult:
     started = time.perf_counter()
     try:
+        state = _file_state(source.path)
         digest, size = checksum(source.path)
         check_content(source)
         total_rows = parquet_rows(source) if source.format == "parquet" else None
@@ -221,6 +232,15 @@ def load_file(
         progress.update(task, done, rows, time.perf_counter() - started)
 
     def land_rows(batch_id: str) -> int:
+        rows = read_rows(batch_id)
+        if _file_state(source.path) != state:
+            # the checksum (idempotency) and the rows must be of the same content
+            raise FileError(
+                source.path, "the file changed while it was being loaded; load it again once it is complete"
+            )
+        return rows
+
+    def read_rows(batch_id: str) -> int:
         if source.format == "parquet" and total_rows is not None and landing.reads_files:
             # The embedded engine reads the file itself: in parallel and without Python's casts.
             columns = engine_parquet_columns(source, options.ignore_extra_columns)

@@ -53,6 +53,33 @@ def test_file_named_with_glob_characters_loads_by_its_exact_path(warehouse, tmp_
     assert "no file matches this pattern" in output, output
 
 
+def test_file_changed_while_loading_is_refused_and_rolled_back(warehouse, tmp_path, monkeypatch):
+    """The checksum that makes loads idempotent is taken before the rows are read: a file
+    rewritten in between must not land under the old content's checksum. Nothing of it stays,
+    and the finished file loads afterwards."""
+    from loaders.landing import Landing
+
+    path = tmp_path / "growing.csv"
+    path.write_text(_csv_text())
+    insert_rows = Landing.insert_rows
+
+    def append_while_loading(self, batch_id, rows):
+        insert_rows(self, batch_id, rows)
+        with path.open("a") as handle:  # another process appends to the file meanwhile
+            handle.write(_csv_text().splitlines(keepends=True)[1])
+
+    monkeypatch.setattr(Landing, "insert_rows", append_while_loading)
+    code, output = _load(str(path))
+    assert code != 0, output
+    assert "changed while it was being loaded" in output, output
+    assert _counts(warehouse) == (0, 0, 0)
+    _no_leftovers(warehouse)
+    monkeypatch.setattr(Landing, "insert_rows", insert_rows)
+    code, output = _load(str(path))
+    assert code == 3, output  # the appended line repeats row 1: quarantined as a duplicate
+    assert _counts(warehouse) == (300, 1, 1)
+
+
 def test_csv_header_only_without_final_line_break_is_an_empty_load(warehouse, tmp_path):
     """Like a header-only file ending in a line break: 0 rows (it was: 'a row is larger than 16 MB')."""
     path = tmp_path / "header.csv"
