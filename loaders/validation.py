@@ -6,7 +6,8 @@ with the first column that failed and why (see loaders.landing). The same SQL ru
 embedded engine and on a ClickHouse server, vectorised and multi-threaded, at millions of rows
 per second. The checks, in order:
 
-* ids (student, teacher, school, district) present, at most 64 characters; names at most 200;
+* ids (student, teacher, school, district) present (not only Unicode spaces or invisible
+  characters), at most 64 characters; names at most 200;
   no control characters;
 * state_id two letters; subject known (seeds/subjects.csv); test_id known (seeds/tests.csv) and of
   the row's subject;
@@ -36,6 +37,8 @@ DIMENSIONS_RE = r"^\s*\{\s*(?:" + _PAIR + r"(?:\s*,\s*" + _PAIR + r")*)?\s*\}\s*
 INTEGER_RE = r"^[+]?[0-9]{1,6}$"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 CONTROL_RE = r"[\x00-\x1f\x7f]"
+# Unicode spaces and invisible format characters: an id made only of these is missing
+BLANK_RE = r"^[\p{Z}\x{FEFF}\x{200B}-\x{200D}\x{2060}]+$"
 
 ID_COLUMNS = ("student_id", "teacher_id", "school_id", "district_id")
 NAME_COLUMNS = ("teacher_name", "school_name", "district_name")
@@ -106,6 +109,14 @@ class Rules:
             limit = ID_MAX if name in ID_COLUMNS else NAME_MAX
             if name in ID_COLUMNS:
                 checks.append((name, f"empty({value})", quote(f"{name} is missing")))
+                # (the pattern only runs on ids with non-ASCII bytes: `and` short-circuits)
+                checks.append(
+                    (
+                        name,
+                        f"length({value}) != lengthUTF8({value}) AND match({value}, {quote(BLANK_RE)})",
+                        quote(f"{name} is missing: only blank characters (Unicode spaces)"),
+                    )
+                )
             checks.append(
                 (
                     name,

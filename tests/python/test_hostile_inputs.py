@@ -10,7 +10,16 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
-from test_loaders import ROWS, _assert_rejected_file, _counts, _csv_text, _load, _no_leftovers, _records
+from test_loaders import (
+    ROWS,
+    _assert_rejected_file,
+    _counts,
+    _csv_text,
+    _load,
+    _no_leftovers,
+    _records,
+    _write_csv,
+)
 
 from loaders.schema import INPUT_COLUMN_NAMES
 
@@ -78,6 +87,25 @@ def test_file_changed_while_loading_is_refused_and_rolled_back(warehouse, tmp_pa
     code, output = _load(str(path))
     assert code == 3, output  # the appended line repeats row 1: quarantined as a duplicate
     assert _counts(warehouse) == (300, 1, 1)
+
+
+def test_ids_made_only_of_unicode_blanks_are_missing(warehouse, tmp_path):
+    """An id of no-break, ideographic or zero-width spaces is as missing as an empty one; an id
+    that merely contains one lands unchanged."""
+    records = _records()
+    records[0]["student_id"] = "\u00a0"
+    records[1]["teacher_id"] = "\u3000\u00a0"
+    records[2]["school_id"] = "\u200b"
+    records[3]["district_id"] = "\ufeff "
+    records[4]["student_id"] = "S\u00a0042"
+    code, output = _load(str(_write_csv(tmp_path / "blank_ids.csv", records)))
+    assert code == 3, output
+    assert _counts(warehouse) == (296, 4, 1)
+    reasons = _quarantine_reasons(warehouse)
+    for row, column in ((1, "student_id"), (2, "teacher_id"), (3, "school_id"), (4, "district_id")):
+        assert reasons[row] == f"{column} is missing: only blank characters (Unicode spaces)"
+    landed = warehouse.rows(f"SELECT student_id FROM `{warehouse.raw}`.student_scores WHERE _row_number = 5")
+    assert landed == [("S\u00a0042",)]
 
 
 def test_csv_header_only_without_final_line_break_is_an_empty_load(warehouse, tmp_path):
