@@ -19,19 +19,26 @@ def _readable(n: float) -> str:
 
 
 def table_sizes(client: Client, databases: list[str]) -> Table:
+    """Rows, size on disk and compression per table. MergeTree tables from their active parts;
+    other engines from what the engine reports (an EmbeddedRocksDB table: its bytes on disk, no
+    row count; a dictionary: its rows in memory once loaded)."""
     rows = client.query(
         """
-        SELECT t.database, t.name, t.engine, coalesce(p.rows, t.total_rows, 0),
-               coalesce(p.disk, 0), coalesce(p.raw, 0)
+        SELECT t.database, t.name, t.engine, coalesce(p.rows, t.total_rows), coalesce(p.disk, t.total_bytes),
+               p.raw, d.status, d.element_count
         FROM system.tables AS t
         LEFT JOIN (
             SELECT database, table, sum(rows) AS rows, sum(bytes_on_disk) AS disk,
                    sum(data_uncompressed_bytes) AS raw
             FROM system.parts WHERE active GROUP BY database, table
         ) AS p ON p.database = t.database AND p.table = t.name
+        LEFT JOIN (
+            SELECT database, name, toString(status) AS status, element_count FROM system.dictionaries
+        ) AS d ON d.database = t.database AND d.name = t.name
         WHERE t.database IN {dbs:Array(String)} AND NOT t.is_temporary
           AND t.name NOT LIKE '%__dbt_%'
         ORDER BY t.database, t.name
+        SETTINGS join_use_nulls = 1
         """,
         parameters={"dbs": databases},
     ).result_rows
@@ -45,15 +52,20 @@ def table_sizes(client: Client, databases: list[str]) -> Table:
         ("Compression", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for database, name, engine, count, disk, raw in rows:
-        ratio = f"{raw / disk:.1f}x" if disk else ""
+    for database, name, engine, count, disk, raw, dictionary_status, elements in rows:
+        if engine == "View":
+            shown_rows = "view"
+        elif engine == "Dictionary":
+            shown_rows = f"{elements:,} in memory" if dictionary_status == "LOADED" else "not loaded"
+        else:
+            shown_rows = f"{count:,}" if count is not None else ""
         table.add_row(
             f"{database}.{name}",
             engine,
-            f"{count:,}" if engine != "View" else "view",
+            shown_rows,
             _readable(disk) if disk else "",
             _readable(raw) if raw else "",
-            ratio,
+            f"{raw / disk:.1f}x" if disk and raw else "",
         )
     return table
 

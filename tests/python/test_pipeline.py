@@ -8,6 +8,7 @@ from pathlib import Path
 
 import oracle
 
+from loaders import status
 from loaders.generator import GeneratorSpec
 from loaders.load import LoadOptions, load_file, load_generated
 from loaders.progress import LoadProgress
@@ -70,6 +71,15 @@ def test_generate_load_build_gives_exact_marts(warehouse):
     current = _current(warehouse)
     assert len(current) == 12_000
     oracle.assert_all_aggregates_match(warehouse.client, db, current)
+
+    # `scores status` sizes every kind of table: the key-value table by its bytes on disk, the
+    # dictionaries by their rows in memory (loaded by the checks above), never a made-up 0
+    sizes = status.table_sizes(warehouse.client, [db])
+    cells = [list(column._cells) for column in sizes.columns]
+    shown = {name: [column[i] for column in cells] for i, name in enumerate(cells[0])}
+    assert shown[f"{db}.kv_student_context_report"][3].endswith(("KiB", "MiB")), shown
+    assert shown[f"{db}.dict_classroom_report"][2].endswith("in memory"), shown
+    assert shown[f"{db}.fct_student_scores"][2] == "12,000"
 
 
 def write_corrections(path: Path, warehouse, count: int, seed: int) -> None:
