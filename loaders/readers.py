@@ -460,6 +460,7 @@ def read_jsonl(
         numbers: list[int] = []
         rejected = Rejected()
         line_number = 0
+        first_row = True
         for raw in stream:
             line_number += 1
             try:
@@ -473,6 +474,15 @@ def read_jsonl(
             stripped = text.strip()
             if not stripped:
                 continue  # blank lines are not rows
+            if first_row and (stripped[0] == "[" or stripped == "{"):
+                # a JSON document (an array, or an object spread over lines), not one per line
+                raise FileError(
+                    source.path,
+                    "this is JSON, not JSON lines: the file must hold one JSON object per line "
+                    "(convert it, e.g. `jq -c '.[]' file.json > file.jsonl`)",
+                    row=line_number,
+                )
+            first_row = False
             problem, record = _parse_json_line(stripped, known, ignore_extra)
             if problem:
                 rejected.add(line_number, problem, stripped[:10000])

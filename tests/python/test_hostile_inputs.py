@@ -168,6 +168,29 @@ def test_jsonl_unpaired_surrogate_escape_is_quarantined(warehouse, tmp_path):
     assert name.startswith("\U0001f389")
 
 
+def test_json_document_instead_of_json_lines_is_refused_clearly(warehouse, tmp_path):
+    """A JSON array, or objects pretty-printed over several lines, is not JSON lines: refused with
+    a message saying so (it was: loaded with every line quarantined), nothing kept. A stray "["
+    line later in a JSON-lines file is one bad row, as before."""
+    records = [json.loads(line) for line in _jsonl_lines(3)]
+    for name, text in (
+        ("array.jsonl", json.dumps(records)),
+        ("array_pretty.jsonl", json.dumps(records, indent=2)),
+        ("pretty.jsonl", "\n".join(json.dumps(r, indent=2) for r in records)),
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        code, output = _load(str(path))
+        assert code != 0, (name, output)
+        assert "this is JSON, not JSON lines" in output, (name, output)
+        assert _counts(warehouse) == (0, 0, 0)
+    path = tmp_path / "stray.jsonl"
+    path.write_text("\n".join([*_jsonl_lines(3), "[", *_jsonl_lines(5)[3:]]) + "\n")
+    code, output = _load(str(path))
+    assert code == 3, output
+    assert _counts(warehouse) == (5, 1, 1)
+
+
 def test_jsonl_field_given_twice_is_quarantined(warehouse, tmp_path):
     """{"overall_score": 12, ..., "overall_score": 95}: which one? Not silently the last one."""
     lines = _jsonl_lines()
