@@ -8,7 +8,7 @@ per second. The checks, in order:
 
 * ids (student, teacher, school, district) present (not only Unicode spaces or invisible
   characters), at most 64 characters; names at most 200;
-  no control characters;
+  no control characters (ASCII, C1, U+2028/U+2029);
 * state_id two letters; subject known (seeds/subjects.csv); test_id known (seeds/tests.csv) and of
   the row's subject;
 * grade a whole number 3-12; school_year 2000-2100 and not past retention; test_date a real date
@@ -36,7 +36,9 @@ _PAIR = r'"[^"\\\x00-\x1f]{1,64}"\s*:\s*' + _NUMBER_0_100
 DIMENSIONS_RE = r"^\s*\{\s*(?:" + _PAIR + r"(?:\s*,\s*" + _PAIR + r")*)?\s*\}\s*$"
 INTEGER_RE = r"^[+]?[0-9]{1,6}$"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-CONTROL_RE = r"[\x00-\x1f\x7f]"
+CONTROL_RE = r"[\x00-\x1f\x7f\x{80}-\x{9f}\x{2028}\x{2029}]"
+# the non-ASCII control characters: C1 (U+0080-U+009F) and the line/paragraph separators
+UNICODE_CONTROL_RE = r"[\x{80}-\x{9f}\x{2028}\x{2029}]"
 # Unicode spaces and invisible format characters: an id made only of these is missing
 BLANK_RE = r"^[\p{Z}\x{FEFF}\x{200B}-\x{200D}\x{2060}]+$"
 
@@ -80,7 +82,13 @@ _CONTROL_TO = "\\x00" * (len(_CONTROL_FROM) // 4)
 
 
 def _has_control_characters(expression: str) -> str:
-    return f"position(translate({expression}, '{_CONTROL_FROM}', '{_CONTROL_TO}'), '\\x00') > 0"
+    """ASCII controls by the byte scan; Unicode ones (C1, U+2028/9) by a pattern that runs only on
+    values with non-ASCII bytes (`and` short-circuits)."""
+    return (
+        f"(position(translate({expression}, '{_CONTROL_FROM}', '{_CONTROL_TO}'), '\\x00') > 0 "
+        f"OR (length({expression}) != lengthUTF8({expression}) "
+        f"AND match({expression}, {quote(UNICODE_CONTROL_RE)})))"
+    )
 
 
 def _shown(expression: str) -> str:

@@ -108,6 +108,27 @@ def test_ids_made_only_of_unicode_blanks_are_missing(warehouse, tmp_path):
     assert landed == [("S\u00a0042",)]
 
 
+def test_unicode_control_characters_are_rejected_like_ascii_ones(warehouse, tmp_path):
+    """C1 controls (U+0080-U+009F) and the line/paragraph separators (U+2028/9) are control
+    characters too; accented and other non-ASCII text lands unchanged."""
+    records = _records()
+    records[0]["teacher_name"] = "Ann\u0085Lee"
+    records[1]["school_name"] = "North\u2028High"
+    records[2]["student_id"] = "S\u009b1"
+    records[3]["district_name"] = "Distrito Ni\u00f1o \u6771\u4eac"
+    code, output = _load(str(_write_csv(tmp_path / "controls.csv", records)))
+    assert code == 3, output
+    assert _counts(warehouse) == (297, 3, 1)
+    reasons = _quarantine_reasons(warehouse)
+    assert reasons[1] == "teacher_name contains control characters"
+    assert reasons[2] == "school_name contains control characters"
+    assert reasons[3] == "student_id contains control characters"
+    landed = warehouse.rows(
+        f"SELECT district_name FROM `{warehouse.raw}`.student_scores WHERE _row_number = 4"
+    )
+    assert landed == [("Distrito Ni\u00f1o \u6771\u4eac",)]
+
+
 def test_csv_header_only_without_final_line_break_is_an_empty_load(warehouse, tmp_path):
     """Like a header-only file ending in a line break: 0 rows (it was: 'a row is larger than 16 MB')."""
     path = tmp_path / "header.csv"
