@@ -392,6 +392,7 @@ def read_csv(
 
     handle = source.path.open("rb")
     stream = _open_text_stream(source, handle, tally)
+    next_row = 1
     try:
         reader = pacsv.open_csv(
             stream,
@@ -408,7 +409,6 @@ def read_csv(
                 quoted_strings_can_be_null=False,
             ),
         )
-        next_row = 1
         while True:
             try:
                 batch = reader.read_next_batch()
@@ -428,8 +428,10 @@ def read_csv(
     except (pa.ArrowInvalid, OSError, EOFError) as ex:
         message = str(ex)
         if "straddling" in message or ("block" in message and "larger" in message):
+            # the reader does not say which row: the first one it had not returned yet, or later
             raise FileError(
-                source.path, f"a row is larger than {CSV_BLOCK_BYTES >> 20} MB", row=None
+                source.path,
+                f"a row is larger than {CSV_BLOCK_BYTES >> 20} MB (row {next_row} or a later one)",
             ) from None
         if source.compressed and any(
             w in message.lower() for w in ("gzip", "compressed", "truncated", "eof", "end of stream", "crc")
