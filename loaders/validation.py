@@ -81,13 +81,17 @@ _CONTROL_FROM = "".join(f"\\x{i:02x}" for i in (*range(1, 32), 127))
 _CONTROL_TO = "\\x00" * (len(_CONTROL_FROM) // 4)
 
 
+def _non_ascii_match(expression: str, pattern: str) -> str:
+    """SQL: the value matches a pattern of non-ASCII characters. The pattern only runs on values
+    with non-ASCII bytes (`AND` short-circuits), so ASCII data pays one length comparison."""
+    return f"(length({expression}) != lengthUTF8({expression}) AND match({expression}, {quote(pattern)}))"
+
+
 def _has_control_characters(expression: str) -> str:
-    """ASCII controls by the byte scan; Unicode ones (C1, U+2028/9) by a pattern that runs only on
-    values with non-ASCII bytes (`and` short-circuits)."""
+    """ASCII controls by the byte scan; Unicode ones (C1, U+2028/9) by a pattern."""
     return (
         f"(position(translate({expression}, '{_CONTROL_FROM}', '{_CONTROL_TO}'), '\\x00') > 0 "
-        f"OR (length({expression}) != lengthUTF8({expression}) "
-        f"AND match({expression}, {quote(UNICODE_CONTROL_RE)})))"
+        f"OR {_non_ascii_match(expression, UNICODE_CONTROL_RE)})"
     )
 
 
@@ -117,11 +121,10 @@ class Rules:
             limit = ID_MAX if name in ID_COLUMNS else NAME_MAX
             if name in ID_COLUMNS:
                 checks.append((name, f"empty({value})", quote(f"{name} is missing")))
-                # (the pattern only runs on ids with non-ASCII bytes: `and` short-circuits)
                 checks.append(
                     (
                         name,
-                        f"length({value}) != lengthUTF8({value}) AND match({value}, {quote(BLANK_RE)})",
+                        _non_ascii_match(value, BLANK_RE),
                         quote(f"{name} is missing: only blank characters (Unicode spaces)"),
                     )
                 )
