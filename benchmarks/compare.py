@@ -58,6 +58,8 @@ IMAGES = ROOT / "docs" / "img"
 REQUIREMENTS = ROOT / "benchmarks" / "requirements.txt"
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 ENGINES = ("project", "postgres", "duckdb")
+# disk one row takes in each engine at 10M rows (everything, the 2026-11-27 run), for the pre-flight check
+DISK_BYTES_PER_ROW = {"project": 100, "postgres": 400, "duckdb": 30}
 ENGINE_LABELS = {"project": "project (chDB + dbt)", "postgres": "PostgreSQL 15", "duckdb": "DuckDB"}
 INPUT_COLUMNS = (
     "student_id, teacher_id, teacher_name, school_id, school_name, district_id, district_name, "
@@ -826,7 +828,7 @@ def bind_client_side(sql: str, params: dict[str, Any]) -> str:
 class Runner:
     """Runs one query class on one engine with bound parameters and returns the rows."""
 
-    def __init__(self, chdb_conn: Any, pg_conn: Any, duck_conn: Any) -> None:
+    def __init__(self, chdb_conn: Any, pg_conn: Any, duck_conn: Any) -> None:  # peers: None if not run
         self.chdb = chdb_conn
         self.pg = pg_conn
         self.duck = duck_conn
@@ -909,26 +911,28 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[low] + (position - low) * (ordered[high] - ordered[low])
 
 
-def run_queries(runner: Runner, keys: dict[str, list[dict[str, Any]]], warmup: int) -> dict[str, Any]:
+def run_queries(
+    runner: Runner, keys: dict[str, list[dict[str, Any]]], warmup: int, engines: Sequence[str]
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, key_list in keys.items():
         print(f"queries: {name} ({len(key_list) - warmup} measured keys)", flush=True)
         warm, measured = key_list[:warmup], key_list[warmup:]
         for params in warm:
-            for engine in ENGINES:
+            for engine in engines:
                 runner.run(engine, name, params)
-        times: dict[str, list[float]] = {e: [] for e in ENGINES}
+        times: dict[str, list[float]] = {e: [] for e in engines}
         mismatches: list[dict[str, Any]] = []
         for i, params in enumerate(measured):
             answers: dict[str, list[tuple[Any, ...]]] = {}
-            for j in range(len(ENGINES)):
-                engine = ENGINES[(i + j) % len(ENGINES)]  # alternate who goes first
+            for j in range(len(engines)):
+                engine = engines[(i + j) % len(engines)]  # alternate who goes first
                 started = time.perf_counter()
                 rows = runner.run(engine, name, params)
                 times[engine].append(time.perf_counter() - started)
                 answers[engine] = normalise(rows)
             reference = answers["project"]
-            for engine in ("postgres", "duckdb"):
+            for engine in engines[1:]:
                 other = answers[engine]
                 same = len(other) == len(reference) and (name not in EXACT_ANSWERS or other == reference)
                 if not same and len(mismatches) < 5:
@@ -1037,43 +1041,49 @@ def ratio(ours: float, theirs: float) -> float:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    rows, m, q = report["rows"], report["machine"], report["queries"]
+    rows, m, q, e = report["rows"], report["machine"], report["queries"], report["engines"]
+    engines, peers = list(e), [x for x in e if x != "project"]
+    short = {"postgres": "PG", "duckdb": "DuckDB"}
+    skipped = report.get("skipped", {})
     lines = [
-        f"# Project vs PostgreSQL 15 vs DuckDB, {rows:,} rows",
+        f"# {' vs '.join(ENGINE_LABELS[x] for x in engines)}, {rows:,} rows",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM. "
-        f"Command: `python benchmarks/compare.py --rows {rows}`. Single client, bound parameters, "
+        f"Command: `python benchmarks/compare.py --rows {rows}"
+        + (f" --engines {','.join(engines)}" if len(engines) < len(ENGINES) else "")
+        + "`. Single client, bound parameters, "
         "engines alternating per key; latency includes fetching the rows into Python.",
+        *[f"\n{ENGINE_LABELS[x]} not run: {why}" for x, why in skipped.items()],
         "",
         "## Query latency (ms)",
         "",
         "Ratio = our latency / peer latency (below 1: we are faster).",
         "",
-        "| Query | keys | project p50 | p95 | PostgreSQL p50 | p95 | DuckDB p50 | p95 "
-        "| vs PG p50 | vs PG p95 | vs DuckDB p50 | vs DuckDB p95 | answers |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| Query | keys | "
+        + " | ".join(f"{ENGINE_LABELS[x].split(' (')[0]} p50 | p95" for x in engines)
+        + "".join(f" | vs {short[x]} p50 | vs {short[x]} p95" for x in peers)
+        + " | answers |",
+        "|---|---:|" + "---:|" * (2 * len(engines) + 2 * len(peers)) + "---|",
     ]
     for name, r in q.items():
-        ours, pg, duck = r["project"], r["postgres"], r["duckdb"]
+        ours = r["project"]
+        cells = [f"{r[x]['p50_ms']:.2f} | {r[x]['p95_ms']:.2f}" for x in engines]
+        cells += [f"{ratio(ours[p], r[x][p])}" for x in peers for p in ("p50_ms", "p95_ms")]
         lines.append(
-            f"| {QUERY_LABELS[name]} | {r['measured']} ({r['distinct_keys']} distinct) "
-            f"| {ours['p50_ms']:.2f} | {ours['p95_ms']:.2f} "
-            f"| {pg['p50_ms']:.2f} | {pg['p95_ms']:.2f} | {duck['p50_ms']:.2f} | {duck['p95_ms']:.2f} "
-            f"| {ratio(ours['p50_ms'], pg['p50_ms'])} | {ratio(ours['p95_ms'], pg['p95_ms'])} "
-            f"| {ratio(ours['p50_ms'], duck['p50_ms'])} | {ratio(ours['p95_ms'], duck['p95_ms'])} "
-            f"| {'match' if r['answers_match'] else 'DIFFER'} |"
+            f"| {QUERY_LABELS[name]} | {r['measured']} ({r['distinct_keys']} distinct) | "
+            + " | ".join(cells)
+            + f" | {'match' if r['answers_match'] else 'DIFFER'} |"
         )
-    e = report["engines"]
     lines += [
         "",
         "## Load, build, disk, memory",
         "",
-        "| | project (chDB + dbt) | PostgreSQL 15 | DuckDB |",
-        "|---|---:|---:|---:|",
+        "| | " + " | ".join(ENGINE_LABELS[x] for x in engines) + " |",
+        "|---|" + "---:|" * len(engines),
     ]
 
     def row(label: str, get: Callable[[dict[str, Any]], str]) -> None:
-        lines.append(f"| {label} | " + " | ".join(get(e[x]) for x in ENGINES) + " |")
+        lines.append(f"| {label} | " + " | ".join(get(e[x]) for x in engines) + " |")
 
     mib = 2**20
     row("load (s)", lambda x: f"{x['load']['seconds']:.1f}")
@@ -1125,12 +1135,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     names = list(report["queries"])
     fig, ax = plt.subplots(figsize=(11, 5.5))
-    width = 0.26
+    engines = list(report["engines"])
+    width = 0.78 / len(engines)
     colors = {"project": "#f2a900", "postgres": "#336791", "duckdb": "#6b6b6b"}
-    for i, engine in enumerate(ENGINES):
+    for i, engine in enumerate(engines):
         p50 = [report["queries"][n][engine]["p50_ms"] for n in names]
         p95 = [report["queries"][n][engine]["p95_ms"] for n in names]
-        xs = [x + (i - 1) * width for x in range(len(names))]
+        xs = [x + (i - (len(engines) - 1) / 2) * width for x in range(len(names))]
         ax.bar(xs, p50, width, label=ENGINE_LABELS[engine], color=colors[engine])
         ax.errorbar(
             xs, p50, yerr=[[0] * len(p50), [b - a for a, b in zip(p50, p95, strict=True)]], fmt="none",
@@ -1150,6 +1161,22 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def check_disk(work: Path, rows: int, engines: Sequence[str]) -> None:
+    """Stop before generating anything when the engines' data cannot fit the work directory's disk."""
+    parquet = rows * 11  # base file and delta
+    need = parquet + sum(DISK_BYTES_PER_ROW[e] * rows for e in engines)
+    free = shutil.disk_usage(work).free
+    if need > free:
+        gib = 2**30
+        per_engine = ", ".join(f"{e} {DISK_BYTES_PER_ROW[e] * rows / gib:,.0f}" for e in engines)
+        sys.exit(
+            f"compare.py: {rows:,} rows need about {need / gib:,.0f} GiB of disk ({per_engine}, "
+            f"files {parquet / gib:,.0f}) and {work} has {free / gib:,.0f} GiB free. "
+            "Leave an engine out with --engines (e.g. --engines project,duckdb) or pass --work-dir "
+            "on a bigger disk."
+        )
 
 
 @contextlib.contextmanager
@@ -1175,6 +1202,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="warm-up keys per query class")
     parser.add_argument("--work-dir", type=Path, help="work directory (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (chDB, PG, DuckDB)")
+    parser.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help="comma-separated engines to run, project always included (default: %(default)s); "
+        "100M rows: project,duckdb (PostgreSQL needs about 40 GB of disk there)",
+    )
     parser.add_argument("--duckdb-worker", help=argparse.SUPPRESS)
     parser.add_argument("--parquet", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1182,6 +1215,10 @@ def main() -> None:
         measured = duckdb_worker(args.duckdb_worker, args.work_dir / "duck.db", args.work_dir / args.parquet)
         (args.work_dir / "duckdb-step.json").write_text(json.dumps(measured))
         return
+    chosen = tuple(e for e in ENGINES if e == "project" or e in args.engines.split(","))
+    unknown = set(args.engines.split(",")) - set(ENGINES)
+    if unknown:
+        parser.error(f"--engines: unknown {', '.join(sorted(unknown))} (choose from {', '.join(ENGINES)})")
     ensure_requirements()
     random.seed(1)
     report: dict[str, Any] = {
@@ -1190,18 +1227,19 @@ def main() -> None:
         "started": time.strftime("%Y-%m-%d %H:%M"),
     }
     with work_directory(args.work_dir, args.keep) as work:
+        check_disk(work, args.rows, chosen)
         env = project_env(work)
         print(f"work directory {work}; generating {args.rows:,} rows", flush=True)
         files = make_files(work, args.rows, env)
         report["files"] = files
-        engines: dict[str, Any] = {
-            "project": run_project(work, args.rows, files["delta_rows"]),
-            "duckdb": run_duckdb(work, args.rows, files["delta_rows"]),
-        }
-        pg = Postgres(work / "pg")
-        pg.start()
+        engines: dict[str, Any] = {"project": run_project(work, args.rows, files["delta_rows"])}
+        if "duckdb" in chosen:
+            engines["duckdb"] = run_duckdb(work, args.rows, files["delta_rows"])
+        pg = Postgres(work / "pg") if "postgres" in chosen else None
         try:
-            engines["postgres"] = run_postgres(pg, work, args.rows, files["delta_rows"])
+            if pg is not None:
+                pg.start()
+                engines["postgres"] = run_postgres(pg, work, args.rows, files["delta_rows"])
             # every build is done: only now may this process open the chDB directory
             from loaders.engine import open_embedded_client, open_engine_connection
 
@@ -1209,22 +1247,31 @@ def main() -> None:
             chdb_conn = open_engine_connection(work / "chdb")
             engines["project"]["settle_seconds"] = settle_merges(chdb_conn)
             engines["project"]["disk"] = project_disk(chdb_conn, work / "chdb")
-            for engine in ENGINES:
+            for engine in chosen:
                 engines[engine]["compression_ratio"] = round(
                     files["logical_bytes"] / engines[engine]["disk"]["fact_bytes"], 2
                 )
-            report["engines"] = {e: engines[e] for e in ENGINES}
-            import duckdb
+            report["engines"] = {e: engines[e] for e in chosen}
+            report["skipped"] = {
+                e: f"left out with --engines {','.join(chosen)}" for e in ENGINES if e not in chosen
+            }
+            duck_conn = pg_conn = None
+            if "duckdb" in chosen:
+                import duckdb
 
-            duck_conn = duckdb.connect(str(work / "duck.db"), read_only=True)
-            pg_conn = pg.connect()
+                duck_conn = duckdb.connect(str(work / "duck.db"), read_only=True)
+            if pg is not None:
+                pg_conn = pg.connect()
             keys = sample_keys(chdb_conn, args.keys, args.warmup)
-            report["queries"] = run_queries(Runner(chdb_conn, pg_conn, duck_conn), keys, args.warmup)
+            runner = Runner(chdb_conn, pg_conn, duck_conn)
+            report["queries"] = run_queries(runner, keys, args.warmup, chosen)
             report["chdb_clients"] = client_overhead(work / "chdb", keys["classroom"])
-            pg_conn.close()
-            duck_conn.close()
+            for conn in (pg_conn, duck_conn):
+                if conn is not None:
+                    conn.close()
         finally:
-            pg.stop()
+            if pg is not None:
+                pg.stop()
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = f"compare-{args.rows}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
