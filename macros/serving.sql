@@ -29,13 +29,43 @@
 
 
 {#-
+    Query 4's context beside a student's score: the average of the student's classroom, school
+    grade or district grade (`level`), a dictionary lookup on the aggregate marts. `column` is a
+    format string giving a column's SQL from its name (`scores.{}`); the keys read school_year,
+    teacher_id, test_id, subject, grade, school_id, district_id and state_id.
+-#}
+{% macro student_context_average(level, column) -%}
+    {%- set c = {} -%}
+    {%- for name in ['school_year', 'teacher_id', 'grade', 'school_id', 'district_id'] -%}
+        {%- do c.update({name: column.format(name)}) -%}
+    {%- endfor -%}
+    {%- for name in ['test_id', 'subject', 'state_id'] -%}
+        {%- do c.update({name: 'toString(' ~ column.format(name) ~ ')'}) -%}
+    {%- endfor -%}
+    {%- set keys = {
+        'classroom': [c.school_year, c.teacher_id, c.test_id, c.subject, c.school_id, c.district_id],
+        'school_grade': [c.school_year, c.district_id, c.school_id, c.test_id, c.subject, c.grade],
+        'district_grade': [c.school_year, c.state_id, c.district_id, c.test_id, c.subject, c.grade],
+    } -%}
+    {%- if level not in keys -%}
+        {{ exceptions.raise_compiler_error("student_context_average: level must be one of " ~ keys.keys() | list) }}
+    {%- endif -%}
+    {{ dict_get('dict_' ~ level ~ '_averages', 'avg_score', keys[level]) }}
+{%- endmacro %}
+
+{#-
     A report lookup: one dictionary entry per lookup key (the report query's WHERE) holding the
     report's whole answer, every row in the report's order, as one Array(Tuple(...)) attribute
     `report_rows`. A lookup is then one dictGet, which costs little more than the engine's SELECT 1:
         SELECT dictGet('scores.dict_classroom_report', 'report_rows', (toUInt16(2025), 'T642', 'ELA-Q1'))
     key: list of (column, type); row: list of (name, type, expression over `relation`);
     sort_by: the row field the report orders by (ties: the whole row), descending or not;
-    key_column: one tuple column for the whole key (key-value tables) instead of a column per part.
+    key_column: one tuple column for the whole key (key-value tables) instead of a column per part;
+    gather: list of (column, type) collected per key as they are, the row's expressions then read
+    them from `source_row` after grouping (tupleElement(source_row, 'name')). For expressions that
+    cost memory per input row inside a streaming GROUP BY, like dictGet: at 100M rows the key-value
+    table of Query 4 needed more than 20 GB with its dictGets before grouping, and stays within
+    the in-order aggregation's blocks with them after it.
 -#}
 {% macro report_lookup_config(key, row) -%}
     {{ return(dictionary_config(key, [('report_rows', report_rows_type(row))])) }}
@@ -45,7 +75,13 @@
     Array(Tuple({% for name, type, _ in row %}{{ name }} {{ type }}{% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}
 
-{% macro report_lookup(relation, key, row, sort_by, descending=false, key_column=none) -%}
+{% macro report_lookup(relation, key, row, sort_by, descending=false, key_column=none, gather=none) -%}
+{%- set row_tuple -%}
+    cast(
+        tuple({% for _, _, expression in row %}{{ expression }}{% if not loop.last %}, {% endif %}{% endfor %}),
+        '{{ report_rows_type(row)[6:-1] }}'
+    )
+{%- endset -%}
 select
     {%- if key_column %}
     tuple({% for name, type in key %}cast({{ name }}, '{{ type }}'){% if not loop.last %}, {% endif %}{% endfor %})
@@ -57,10 +93,17 @@ select
     {%- endif %}
     {{ 'arrayReverseSort' if descending else 'arraySort' }}(
         report_row -> (tupleElement(report_row, '{{ sort_by }}'), report_row),
-        groupArray(cast(
-            tuple({% for _, _, expression in row %}{{ expression }}{% if not loop.last %}, {% endif %}{% endfor %}),
-            '{{ report_rows_type(row)[6:-1] }}'
-        ))
+        {%- if gather %}
+        arrayMap(
+            source_row -> {{ row_tuple }},
+            groupArray(cast(
+                tuple({% for name, _ in gather %}{{ name }}{% if not loop.last %}, {% endif %}{% endfor %}),
+                'Tuple({% for name, type in gather %}{{ name }} {{ type }}{% if not loop.last %}, {% endif %}{% endfor %})'
+            ))
+        )
+        {%- else %}
+        groupArray({{ row_tuple }})
+        {%- endif %}
     ) as report_rows
 from {{ relation }}
 group by {{ key | map(attribute=0) | join(', ') }}

@@ -2,17 +2,27 @@
     The design's Query 4 (a teacher's students on a test, each beside the classroom, school-grade
     and district-grade averages) as one key lookup: an EmbeddedRocksDB table (on disk, not held
     in memory like a dictionary) keyed by (school_year, teacher_id, test_id), the value the
-    report's rows. Rebuilt from mart_student_context on every build and swapped in atomically.
+    report's rows: mart_student_context's, grouped from the table it reads, with its averages
+    looked up after grouping (memory: macros/serving.sql, report_lookup). Rebuilt on every build
+    and swapped in atomically.
 -#}
 {%- set key = [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String')] -%}
+{#- a student's columns, gathered per classroom; the averages are looked up after grouping -#}
+{%- set gather = [
+    ('student_id', 'String'), ('overall_score', 'UInt8'), ('performance_level', 'UInt8'),
+    ('dimension_scores', 'String'), ('school_year', 'UInt16'), ('teacher_id', 'String'),
+    ('test_id', 'String'), ('subject', 'String'), ('grade', 'UInt8'), ('school_id', 'String'),
+    ('district_id', 'String'), ('state_id', 'String'),
+] -%}
+{%- set source = "tupleElement(source_row, '{}')" -%}
 {%- set row = [
-    ('student_id', 'String', 'student_id'),
-    ('overall_score', 'UInt8', 'overall_score'),
-    ('performance_level', 'UInt8', 'performance_level'),
-    ('dimension_scores', 'String', 'dimension_scores'),
-    ('classroom_avg_score', 'Float64', 'classroom_avg_score'),
-    ('school_grade_avg_score', 'Float64', 'school_grade_avg_score'),
-    ('district_grade_avg_score', 'Float64', 'district_grade_avg_score'),
+    ('student_id', 'String', source.format('student_id')),
+    ('overall_score', 'UInt8', source.format('overall_score')),
+    ('performance_level', 'UInt8', source.format('performance_level')),
+    ('dimension_scores', 'String', source.format('dimension_scores')),
+    ('classroom_avg_score', 'Float64', student_context_average('classroom', source)),
+    ('school_grade_avg_score', 'Float64', student_context_average('school_grade', source)),
+    ('district_grade_avg_score', 'Float64', student_context_average('district_grade', source)),
 ] -%}
 {{ config(
     materialized='table',
@@ -21,4 +31,6 @@
     query_settings={'optimize_aggregation_in_order': 1},
 ) }}
 
-{{ report_lookup(ref('mart_student_context'), key, row, sort_by='student_id', key_column='classroom_key') }}
+{{ report_lookup(
+    ref('int_student_scores_by_teacher'), key, row, sort_by='student_id', key_column='classroom_key', gather=gather
+) }}

@@ -22,13 +22,7 @@ select
     scores.teacher_name as teacher_name,
     scores.school_name as school_name,
     scores.district_name as district_name,
-    {{ dict_get('dict_classroom_averages', 'avg_score',
-        ['scores.school_year', 'scores.teacher_id', 'toString(scores.test_id)', 'toString(scores.subject)',
-         'scores.school_id', 'scores.district_id']) }} as classroom_avg_score,
-    {{ dict_get('dict_school_grade_averages', 'avg_score',
-        ['scores.school_year', 'scores.district_id', 'scores.school_id', 'toString(scores.test_id)',
-         'toString(scores.subject)', 'scores.grade']) }} as school_grade_avg_score,
-    {{ dict_get('dict_district_grade_averages', 'avg_score',
-        ['scores.school_year', 'toString(scores.state_id)', 'scores.district_id', 'toString(scores.test_id)',
-         'toString(scores.subject)', 'scores.grade']) }} as district_grade_avg_score
+    {{ student_context_average('classroom', 'scores.{}') }} as classroom_avg_score,
+    {{ student_context_average('school_grade', 'scores.{}') }} as school_grade_avg_score,
+    {{ student_context_average('district_grade', 'scores.{}') }} as district_grade_avg_score
 from {{ ref('int_student_scores_by_teacher') }} as scores
