@@ -224,7 +224,13 @@ def make_files(work: Path, rows: int, env: dict[str, str]) -> dict[str, Any]:
 
     scores = str(BIN / "scores")
     base, new, delta = work / "base.parquet", work / "delta-new.parquet", work / "delta.parquet"
-    info: dict[str, Any] = {}
+    made = work / "files.json"  # a kept --work-dir reuses its files (100M rows take minutes to make)
+    if made.exists() and base.exists() and delta.exists():
+        info: dict[str, Any] = json.loads(made.read_text())
+        if info.get("rows") == rows:
+            print(f"reusing {base} and {delta}", flush=True)
+            return info
+    info = {}
     step = run_measured([scores, "generate", "--rows", str(rows), "--out", str(base), "-q"], env)
     info["generate_seconds"] = round(step.seconds, 2)
     n_delta = max(rows // 100, 2)
@@ -269,6 +275,7 @@ def make_files(work: Path, rows: int, env: dict[str, str]) -> dict[str, Any]:
         "parquet_bytes": base.stat().st_size,
         "logical_bytes": logical,
     }
+    made.write_text(json.dumps(info))
     return info
 
 
