@@ -1,6 +1,8 @@
 """The project (dbt on embedded ClickHouse) side by side with PostgreSQL 15 and DuckDB, same data.
 
     python benchmarks/compare.py --rows 10000000        # standard run (1M: --rows 1000000)
+    python benchmarks/compare.py --rows 100000000 --engines project,duckdb --work-dir DIR --keep
+                                                        # 100M: PostgreSQL needs ~40 GB of disk
 
 Installs benchmarks/requirements.txt into the current venv if a package is missing. Needs the
 PostgreSQL 15 binaries (/usr/lib/postgresql/15/bin or PG_BIN). Steps, each timed:
