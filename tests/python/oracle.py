@@ -235,6 +235,10 @@ REPORT_LOOKUPS: dict[str, tuple[str, tuple[str, ...], str, int, bool]] = {
 }
 
 
+# dictionaries that also hold each answer as JSON text (`report_json`, macros/serving.sql)
+JSON_TEXT_REPORTS = ("dict_state_district_report",)
+
+
 def _report_row(value: Any) -> tuple[Any, ...]:
     return tuple(value.values()) if isinstance(value, dict) else tuple(value)
 
@@ -260,6 +264,10 @@ def assert_report_lookups_match(client: Any, db: str, only: tuple[str, ...] = ()
             for row in client.query(f"SELECT {key_sql}, report_rows FROM `{db}`.`{dictionary}`").result_rows
         }
         assert set(served) == set(expected), f"{dictionary}: keys differ from {mart}"
+        if dictionary in JSON_TEXT_REPORTS:
+            texts = client.query(f"SELECT {key_sql}, report_json FROM `{db}`.`{dictionary}`").result_rows
+            as_text = {tuple(r[:width]): [tuple(o.values()) for o in json.loads(r[width])] for r in texts}
+            assert as_text == served, f"{dictionary}: report_json differs from report_rows"
         for group, rows in served.items():
             assert sorted(rows) == sorted(expected[group]), (
                 f"{dictionary}{group}: {rows} != {expected[group]}"
