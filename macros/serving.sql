@@ -113,7 +113,7 @@ select
         groupArray({{ row_tuple }})
         {%- endif %}
     ) as report_rows{% if with_json %},
-    toJSONString(arrayReverse(report_rows)) as report_json{% endif %}
+    toJSONString(report_rows) as report_json{% endif %}
 from {{ relation }}
 group by {{ key | map(attribute=0) | join(', ') }}
 {%- endmacro %}
