@@ -1229,8 +1229,9 @@ def main() -> None:
         measured = duckdb_worker(args.duckdb_worker, args.work_dir / "duck.db", args.work_dir / args.parquet)
         (args.work_dir / "duckdb-step.json").write_text(json.dumps(measured))
         return
-    chosen = tuple(e for e in ENGINES if e == "project" or e in args.engines.split(","))
-    unknown = set(args.engines.split(",")) - set(ENGINES)
+    requested = set(args.engines.split(","))
+    chosen = tuple(e for e in ENGINES if e == "project" or e in requested)
+    unknown = requested - set(ENGINES)
     if unknown:
         parser.error(f"--engines: unknown {', '.join(sorted(unknown))} (choose from {', '.join(ENGINES)})")
     ensure_requirements()
