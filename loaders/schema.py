@@ -81,7 +81,14 @@ def _column_ddl(columns: tuple[Column, ...]) -> str:
 
 def raw_table_ddl(database: str, retention_years: int = 5) -> list[str]:
     """CREATE statements for the raw tables (idempotent). School year Y leaves the landed rows on
-    1 July of Y + retention_years, like every dbt model (macros/retention.sql)."""
+    1 July of Y + retention_years, like every dbt model (macros/retention.sql).
+
+    The score ledger is not partitioned: an input file mixes school years, and partitioning by
+    year split every insert block into one small part per year, which the engine then spent as
+    much CPU merging as the load itself (10M rows, unvalidated copy: 14-15 s partitioned, 8-9 s
+    not; benchmarks/README.md, "Loading"). The sort key still starts with the school year, so a
+    year's rows are read alone, and retention deletes expired rows in a TTL merge instead of
+    dropping a partition (once a year)."""
     return [
         f"CREATE DATABASE IF NOT EXISTS `{database}`",
         f"""
@@ -90,10 +97,8 @@ CREATE TABLE IF NOT EXISTS `{database}`.`{SCORES_TABLE}` (
     `_loaded_at` DateTime64(3) DEFAULT now64(3) COMMENT 'When the row landed'
 )
 ENGINE = MergeTree
-PARTITION BY school_year
 ORDER BY (school_year, test_id, student_id)
 TTL makeDate(school_year + {retention_years}, 7, 1)
-SETTINGS ttl_only_drop_parts = 1
 COMMENT 'Validated score rows, append-only ledger of every load. Visible to dbt once the batch commits.'
 """,
         f"""
