@@ -8,7 +8,31 @@
     (taken from the most recently loaded score of the group).
 -#}
 {% macro aggregate_scores(group_columns, attributes=[]) -%}
+{%- set batch_ids = '(select batch_order.batch_ids from batch_order)' -%}
 with
+
+distributions as (
+    select *
+    from {{ ref('int_score_distributions') }}
+    {% if is_incremental() -%}
+    where {{ is_changed(group_columns) }}
+    {%- endif %}
+),
+
+batch_order as (
+    -- the batches of the sections' latest versions, in version order (picks the latest names)
+    select arraySort(groupUniqArray(tupleElement(distributions.latest_version, 1))) as batch_ids
+    from distributions
+),
+
+versioned_distributions as (
+    select
+        *,
+        {{ score_version_number(
+            batch_ids, 'tupleElement(latest_version, 1)', 'tupleElement(latest_version, 2)'
+        ) }} as version_number
+    from distributions
+),
 
 groups as (
     select
@@ -16,14 +40,11 @@ groups as (
         {{ column }},
         {% endfor -%}
         {% for column in attributes -%}
-        {{ latest(column, 'latest_version') }} as {{ column }},
+        {{ latest(column, 'version_number') }} as {{ column }},
         {% endfor -%}
         sumMap(score_histogram) as score_histogram,
         sumMap(performance_level_histogram) as performance_level_histogram
-    from {{ ref('int_score_distributions') }}
-    {% if is_incremental() -%}
-    where {{ is_changed(group_columns) }}
-    {%- endif %}
+    from versioned_distributions
     group by {{ group_columns | join(', ') }}
 )
 

@@ -5,23 +5,53 @@
 -#}
 {%- set section_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject', 'grade'] -%}
 {{ config(**incremental_by_batch(section_key, upstream='fct_student_scores')) }}
+{%- set batch_ids = '(select batch_order.batch_ids from batch_order)' -%}
 
-with sections as (
-    select
-        {% for column in section_key -%}
-            {{ column }},
-        {% endfor -%}
-        -- one argMax for every descriptive column: the most recently loaded row of the section
-        argMax(
-            (state_id, teacher_name, school_name, district_name, {{ score_version() }}),
-            {{ score_version() }}
-        ) as latest_row,
-        {{ score_histogram('overall_score') }} as score_histogram,
-        {{ score_histogram('performance_level') }} as performance_level_histogram
+with
+
+section_scores as (
+    select *
     from {{ ref('fct_student_scores') }}
     {% if is_incremental() -%}
         where {{ is_changed(section_key) }}
     {%- endif %}
+),
+
+batch_order as (
+    -- the batches of these scores, in version order (score_version_number ranks them)
+    select arraySort(groupUniqArray(toString(section_scores._batch_id))) as batch_ids
+    from section_scores
+),
+
+versioned_scores as (
+    select
+        {% for column in section_key -%}
+            {{ column }},
+        {% endfor -%}
+        state_id,
+        teacher_name,
+        school_name,
+        district_name,
+        overall_score,
+        performance_level,
+        {{ score_version_number(batch_ids) }} as version_number
+    from section_scores
+),
+
+sections as (
+    select
+        {% for column in section_key -%}
+            {{ column }},
+        {% endfor -%}
+        -- the descriptive columns of the most recently loaded row of the section
+        argMax(state_id, version_number) as state_id,
+        argMax(teacher_name, version_number) as teacher_name,
+        argMax(school_name, version_number) as school_name,
+        argMax(district_name, version_number) as district_name,
+        max(version_number) as latest_version_number,
+        {{ score_histogram('overall_score') }} as score_histogram,
+        {{ score_histogram('performance_level') }} as performance_level_histogram
+    from versioned_scores
     group by {{ section_key | join(', ') }}
 )
 
@@ -29,11 +59,11 @@ select
     {% for column in section_key -%}
         {{ column }},
     {% endfor -%}
-    tupleElement(latest_row, 1) as state_id,
-    tupleElement(latest_row, 2) as teacher_name,
-    tupleElement(latest_row, 3) as school_name,
-    tupleElement(latest_row, 4) as district_name,
+    state_id,
+    teacher_name,
+    school_name,
+    district_name,
     score_histogram,
     performance_level_histogram,
-    tupleElement(latest_row, 5) as latest_version
+    {{ score_version_of_number('latest_version_number', batch_ids) }} as latest_version
 from sections
