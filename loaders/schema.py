@@ -86,7 +86,7 @@ def raw_table_ddl(database: str, retention_years: int = 5) -> list[str]:
     The score ledger is not partitioned: an input file mixes school years, and partitioning by
     year split every insert block into one small part per year, which the engine then spent as
     much CPU merging as the load itself (10M rows, unvalidated copy: 14-15 s partitioned, 7-8 s
-    not; benchmarks/README.md, "Loading"). The sort key still starts with the school year, so a
+    not; benchmarks/README.md, "Loading and building"). The sort key starts with the school year, so a
     year's rows are read alone, and retention deletes expired rows in a TTL merge instead of
     dropping a partition (once a year)."""
     return [
