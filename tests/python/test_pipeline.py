@@ -132,3 +132,26 @@ def test_incremental_build_after_corrections_equals_full_recompute(warehouse, tm
         table: (3, 3) for table in ("fct_student_scores", "agg_dimension_scores", *oracle.AGGREGATES)
     }
     warehouse.dbt("test")
+
+
+def test_uniqueness_tests_find_a_duplicated_score(warehouse):
+    """The uniqueness data tests (tests/generic/unique_combination_of_columns.sql) skip their
+    exact GROUP BY when all key hashes differ; a duplicated score must still fail them."""
+    load_generated(warehouse.landing, GeneratorSpec(rows=3_000, seed=11), QUIET)
+    warehouse.dbt("build")
+    uniqueness = "test_name:unique_combination_of_columns"
+
+    for table in ("fct_student_scores", "int_student_scores_by_teacher"):
+        warehouse.dbt("test", "-s", f"{table},{uniqueness}")
+        warehouse.client.command(
+            f"INSERT INTO `{warehouse.db}`.`{table}` SELECT * FROM `{warehouse.db}`.`{table}` LIMIT 1"
+        )
+        result = warehouse.dbt("test", "-s", f"{table},{uniqueness}", expect_success=False)
+        failed = {
+            (node.node.name, str(node.status), node.failures)
+            for node in result.result.results
+            if str(node.status) not in ("success", "pass")
+        }
+        assert failed == {
+            (f"unique_combination_of_columns_{table}_school_year__test_id__student_id", "fail", 1)
+        }, failed
