@@ -25,15 +25,7 @@ batch_order as (
 
 versioned_scores as (
     select
-        {% for column in section_key -%}
-            {{ column }},
-        {% endfor -%}
-        state_id,
-        teacher_name,
-        school_name,
-        district_name,
-        overall_score,
-        performance_level,
+        *,
         {{ score_version_number(batch_ids) }} as version_number
     from section_scores
 ),
