@@ -21,8 +21,9 @@
 
 {#- score_version() as one number that orders the same way: the batch's rank among `batch_ids`
     (SQL: the sorted array of the batch ids of the rows at hand) times 2^64, plus the row number,
-    as a UInt128 (batch_id and row_number: SQL for the version's two parts). argMax compares tuples through a generic slow path; over a number it is about
-    4x faster (int_score_distributions at 10M rows: 6.3 s -> 1.6 s for the names). -#}
+    as a UInt128 (batch_id and row_number: SQL for the version's two parts). argMax compares
+    tuples through a generic slow path; over a number it is about 4x faster
+    (int_score_distributions at 10M rows: 6.3 s -> 1.6 s for the names). -#}
 {% macro score_version_number(batch_ids, batch_id='_batch_id', row_number='_row_number') -%}
     bitShiftLeft(toUInt128(transform(toString({{ batch_id }}), {{ batch_ids }}, arrayEnumerate({{ batch_ids }}), toUInt32(0))), 64)
     + {{ row_number }}
