@@ -8,7 +8,6 @@
     (taken from the most recently loaded score of the group).
 -#}
 {% macro aggregate_scores(group_columns, attributes=[]) -%}
-{%- set batch_ids = '(select batch_order.batch_ids from batch_order)' -%}
 with
 
 distributions as (
@@ -21,16 +20,14 @@ distributions as (
 
 batch_order as (
     -- the batches of the sections' latest versions, in version order (picks the latest names)
-    select arraySort(groupUniqArray(tupleElement(distributions.latest_version, 1))) as batch_ids
-    from distributions
+    {{ batch_order('distributions', 'tupleElement(latest_version, 1)') }}
 ),
 
 versioned_distributions as (
     select
         *,
-        {{ score_version_number(
-            batch_ids, 'tupleElement(latest_version, 1)', 'tupleElement(latest_version, 2)'
-        ) }} as version_number
+        {{ score_version_number('tupleElement(latest_version, 1)', 'tupleElement(latest_version, 2)') }}
+        as version_number
     from distributions
 ),
 

@@ -5,7 +5,6 @@
 -#}
 {%- set section_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject', 'grade'] -%}
 {{ config(**incremental_by_batch(section_key, upstream='fct_student_scores')) }}
-{%- set batch_ids = '(select batch_order.batch_ids from batch_order)' -%}
 
 with
 
@@ -19,14 +18,13 @@ section_scores as (
 
 batch_order as (
     -- the batches of these scores, in version order (score_version_number ranks them)
-    select arraySort(groupUniqArray(toString(section_scores._batch_id))) as batch_ids
-    from section_scores
+    {{ batch_order('section_scores') }}
 ),
 
 versioned_scores as (
     select
         *,
-        {{ score_version_number(batch_ids) }} as version_number
+        {{ score_version_number() }} as version_number
     from section_scores
 ),
 
@@ -57,5 +55,5 @@ select
     district_name,
     score_histogram,
     performance_level_histogram,
-    {{ score_version_of_number('latest_version_number', batch_ids) }} as latest_version
+    {{ score_version_of_number('latest_version_number') }} as latest_version
 from sections
