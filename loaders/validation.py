@@ -1,8 +1,9 @@
 """Row validation, in SQL: every rule is a ClickHouse expression evaluated by the engine.
 
-A load inserts its rows, as text, into a per-batch landing table (ENGINE = Null). Two materialized
-views route each row: valid rows, typed, to ``student_scores``; invalid rows to ``quarantine``
-with the first column that failed and why (see loaders.landing). The same SQL runs on the
+A load inserts its rows, as text and with the number of the first check each fails, into a
+per-batch table (ENGINE = Null). Two materialized views route each row: valid rows, typed, to
+``student_scores``; invalid rows to ``quarantine`` with the column that failed and why (see
+loaders.landing). The same SQL runs on the
 embedded engine and on a ClickHouse server, vectorised and multi-threaded, at millions of rows
 per second. The checks, in order:
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from loaders.reference import Reference
-from loaders.schema import INPUT_COLUMNS
+from loaders.schema import INPUT_COLUMN_NAMES, INPUT_COLUMNS
 
 ID_MAX = 64
 NAME_MAX = 200
@@ -279,6 +280,16 @@ class Rules:
         trimmed = ", ".join(f"trimBoth(ifNull({c.name}, '')) AS t_{c.name}" for c in INPUT_COLUMNS)
         return f"*, {trimmed}"
 
+    def checked_rows(self, source: str) -> str:
+        """SQL: the rows of ``source`` (the contract columns as text, NULL for a missing value, and
+        ``_row_number``) as the pipeline's ``_checked`` table takes them: the text as read (NULL
+        as empty), ``_row_number`` and ``failed_check``, the number of the first failed check."""
+        text = ", ".join(f"ifNull({name}, '') AS {name}" for name in INPUT_COLUMN_NAMES)
+        return (
+            f"SELECT {text}, _row_number, {self.failed_check()} AS failed_check "
+            f"FROM (SELECT {self.trimmed_projection()} FROM {source})"
+        )
+
     def failed_check(self) -> str:
         """SQL: the number (1-based) of the first check a row fails, 0 for a valid row.
 
@@ -305,10 +316,10 @@ class Rules:
 
     @staticmethod
     def typed_columns() -> list[tuple[str, str]]:
-        """(landed column, SQL over the landing columns) for a valid row; safe on any row."""
+        """(landed column, SQL over the checked text columns) for a valid row; safe on any row."""
 
         def text(name: str) -> str:
-            return f"trimBoth(ifNull({name}, ''))"
+            return f"trimBoth({name})"
 
         dims = text("dimension_scores")
         typed = {
@@ -326,6 +337,6 @@ class Rules:
 
     @staticmethod
     def raw_row() -> str:
-        """SQL: the row as read, a JSON object of field -> text."""
-        fields = ", ".join(f"{quote(c.name)}, ifNull({c.name}, '')" for c in INPUT_COLUMNS)
+        """SQL: the row as read, a JSON object of field -> text (over the checked text columns)."""
+        fields = ", ".join(f"{quote(c.name)}, {c.name}" for c in INPUT_COLUMNS)
         return f"toJSONString(map({fields}))"
