@@ -22,10 +22,13 @@ cluster, and corrections stay expressible (a later batch with the same key wins 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +37,9 @@ from clickhouse_connect.driver.client import Client
 
 from loaders.schema import AUDIT_TABLE, INPUT_COLUMN_NAMES, QUARANTINE_TABLE, SCORES_TABLE, raw_table_ddl
 from loaders.validation import Rejected, Rules, quote
+
+log = logging.getLogger(__name__)
+PROGRESS_SECONDS = 0.5  # how often a whole-file insert reports its progress
 
 KEY = ("school_year", "test_id", "student_id")
 # inserts through the landing pipeline: parallel streams, and the views of a block in parallel
@@ -225,6 +231,42 @@ class Landing:
             f"FROM file({quote(path)}, Parquet))"
         )
         self._insert_checked(batch_id, rows, FILE_SETTINGS)
+
+    @contextlib.contextmanager
+    def watching_insert(self, batch_id: str, on_rows_written: Callable[[int], None]) -> Iterator[None]:
+        """Report the rows the batch's running insert (embedded) has written so far, landed or
+        quarantined, every PROGRESS_SECONDS, from ``system.processes``: a whole-file insert is
+        one statement, so this is the progress of a long Parquet load. (``read_rows`` counts each
+        row once per view it passes through.)"""
+        if not self.reads_files:
+            yield
+            return
+        done = threading.Event()
+        target = f"INSERT INTO {self.table(self._landing(batch_id) + '_checked')}"
+
+        def watch() -> None:
+            reported = 0
+            while not done.wait(PROGRESS_SECONDS):
+                try:
+                    rows = self._engine().query(
+                        "SELECT max(ProfileEvents['MergeTreeDataWriterRows']) FROM system.processes "
+                        f"WHERE query_id != queryID() AND startsWith(query, {quote(target)})",
+                        "TabSeparated",
+                    )
+                    written = int(rows.bytes() or 0)  # 0 once the insert has left the list
+                    if written > reported:
+                        reported = written
+                        on_rows_written(written)
+                except Exception:  # progress is a courtesy: never fail or stop a load for it
+                    log.debug("progress of %s not available", batch_id, exc_info=True)
+
+        watcher = threading.Thread(target=watch, name=f"progress-{batch_id}", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
 
     def _insert_checked(
         self, batch_id: str, rows: str, settings: str, arrow_rows: pa.Table | None = None

@@ -246,7 +246,8 @@ def load_file(
             columns = engine_parquet_columns(source, options.ignore_extra_columns)
             if columns is not None:
                 try:
-                    landing.insert_parquet_file(batch_id, str(source.path.resolve()), columns)
+                    with landing.watching_insert(batch_id, on_progress):
+                        landing.insert_parquet_file(batch_id, str(source.path.resolve()), columns)
                 except Exception:
                     # whatever the engine could not read, pyarrow reads or names (FileError)
                     landing.discard_rows(batch_id)

@@ -485,3 +485,29 @@ def test_status_command(warehouse, tmp_path):
     assert f"{warehouse.raw}.student_scores" in result.output
     assert "committed" in result.output
     assert "Compression" in result.output
+
+
+def test_parquet_load_read_by_the_engine_reports_progress_while_it_runs(warehouse, tmp_path, monkeypatch):
+    """A whole-file insert is one statement: its progress comes from the engine while it runs."""
+    from loaders import landing
+    from loaders.load import LoadOptions, load_file
+    from loaders.progress import LoadProgress
+    from loaders.readers import discover
+
+    spec = GeneratorSpec(rows=300_000, seed=5, school_years=(2025, 2026))
+    rows = pa.Table.from_batches(list(generate(spec)))
+    path = tmp_path / "scores.parquet"
+    pq.write_table(rows, path, row_group_size=50_000)
+    seen: list[int] = []
+
+    class Recording(LoadProgress):
+        def update(self, task, completed, rows, elapsed):
+            seen.append(completed)
+            super().update(task, completed, rows, elapsed)
+
+    monkeypatch.setattr(landing, "PROGRESS_SECONDS", 0.01)
+    result = load_file(warehouse.landing, discover([str(path)])[0], LoadOptions(), Recording(enabled=False))
+    assert (result.status, result.rows_landed) == ("loaded", 300_000)
+    assert any(0 < done < 300_000 for done in seen), seen
+    assert seen == sorted(seen)
+    assert seen[-1] == 300_000
