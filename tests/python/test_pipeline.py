@@ -134,11 +134,29 @@ def test_incremental_build_after_corrections_equals_full_recompute(warehouse, tm
     warehouse.dbt("test")
 
 
-def test_uniqueness_tests_find_a_duplicated_score(warehouse):
-    """The uniqueness data tests (tests/generic/unique_combination_of_columns.sql) skip their
-    exact GROUP BY when all key hashes differ; a duplicated score must still fail them."""
+def _failed_tests(result) -> set[tuple[str, str, int]]:
+    return {
+        (node.node.name, str(node.status), node.failures)
+        for node in result.result.results
+        if str(node.status) not in ("success", "pass")
+    }
+
+
+def test_project_data_tests_find_bad_rows(warehouse):
+    """The project's own versions of generic tests still fail on a bad row: uniqueness
+    (tests/generic/unique_combination_of_columns.sql skips its exact GROUP BY when all key hashes
+    differ) on a duplicated score; relationships (macros/test_relationships.sql, a set filter
+    instead of a join) on a score of an unknown test; the fact row count (read in the ledger's
+    order) on a missing score."""
     load_generated(warehouse.landing, GeneratorSpec(rows=3_000, seed=11), QUIET)
     warehouse.dbt("build")
+    fact_rows = "assert_fact_rows_equal_valid_raw_rows"
+    warehouse.client.command(
+        f"DELETE FROM `{warehouse.db}`.fct_student_scores WHERE (school_year, test_id, student_id) IN "
+        f"(SELECT school_year, test_id, student_id FROM `{warehouse.db}`.fct_student_scores LIMIT 1)"
+    )
+    result = warehouse.dbt("test", "-s", fact_rows, expect_success=False)
+    assert _failed_tests(result) == {(fact_rows, "fail", 1)}
     uniqueness = "test_name:unique_combination_of_columns"
 
     for table in ("fct_student_scores", "int_student_scores_by_teacher"):
@@ -147,11 +165,16 @@ def test_uniqueness_tests_find_a_duplicated_score(warehouse):
             f"INSERT INTO `{warehouse.db}`.`{table}` SELECT * FROM `{warehouse.db}`.`{table}` LIMIT 1"
         )
         result = warehouse.dbt("test", "-s", f"{table},{uniqueness}", expect_success=False)
-        failed = {
-            (node.node.name, str(node.status), node.failures)
-            for node in result.result.results
-            if str(node.status) not in ("success", "pass")
-        }
-        assert failed == {
+        assert _failed_tests(result) == {
             (f"unique_combination_of_columns_{table}_school_year__test_id__student_id", "fail", 1)
-        }, failed
+        }
+
+    relationships = "fct_student_scores,test_name:relationships"
+    warehouse.dbt("test", "-s", relationships)
+    warehouse.client.command(
+        f"INSERT INTO `{warehouse.db}`.fct_student_scores "
+        f"SELECT * REPLACE ('ZZ-Q9' AS test_id) FROM `{warehouse.db}`.fct_student_scores LIMIT 2"
+    )
+    result = warehouse.dbt("test", "-s", relationships, expect_success=False)
+    unknown_test = ("relationships_fct_student_scores_test_id__test_id__ref_tests_", "fail", 2)
+    assert _failed_tests(result) == {unknown_test}
