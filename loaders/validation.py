@@ -96,6 +96,13 @@ def _has_control_characters(expression: str) -> str:
     )
 
 
+def _longer_than(expression: str, limit: int) -> str:
+    """SQL: the value has more than ``limit`` characters. The byte length (free: string offsets)
+    is checked first: a value of at most ``limit`` bytes has at most ``limit`` characters, so only
+    longer ones are counted character by character."""
+    return f"(length({expression}) > {limit} AND lengthUTF8({expression}) > {limit})"
+
+
 def _shown(expression: str) -> str:
     """The value as shown in a message: quoted, cut at 40 characters."""
     return (
@@ -132,7 +139,7 @@ class Rules:
             checks.append(
                 (
                     name,
-                    f"lengthUTF8({value}) > {limit}",
+                    _longer_than(value, limit),
                     f"concat({quote(name + ' is too long: ')}, toString(lengthUTF8({value})), "
                     f"{quote(f' characters, the limit is {limit}')})",
                 )
@@ -238,7 +245,7 @@ class Rules:
         checks.append(
             (
                 "dimension_scores",
-                f"lengthUTF8({dims}) > {JSON_MAX}",
+                _longer_than(dims, JSON_MAX),
                 f"concat('dimension_scores is too long: ', toString(lengthUTF8({dims})), "
                 f"{quote(f' characters, the limit is {JSON_MAX}')})",
             )
@@ -260,16 +267,21 @@ class Rules:
         prefix = quote(name + " ")
         not_whole = quote(f" is not a whole number between {low} and {high}")
         outside = quote(f" is outside {low}-{high}")
+        # Nearly every value is written the usual way ('7', not '+07'): one lookup in the set of
+        # those spellings passes all three checks, and only other values are parsed. (The
+        # engine computes the repeated lookup once.)
+        usual = ", ".join(quote(str(n)) for n in range(low, high + 1))
+        unusual = f"{value} NOT IN ({usual})"
         return [
-            (name, f"empty({value})", quote(f"{name} is missing")),
+            (name, f"{unusual} AND empty({value})", quote(f"{name} is missing")),
             (
                 name,
-                f"NOT match({value}, {quote(INTEGER_RE)})",
+                f"{unusual} AND NOT match({value}, {quote(INTEGER_RE)})",
                 f"concat({prefix}, {_shown(value)}, {not_whole})",
             ),
             (
                 name,
-                f"{number} < {low} OR {number} > {high}",
+                f"{unusual} AND ({number} < {low} OR {number} > {high})",
                 f"concat({prefix}, toString({number}), {outside})",
             ),
         ]

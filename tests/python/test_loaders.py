@@ -140,6 +140,18 @@ BAD_VALUES = [
     ("dimension_scores", "{not json", "is not a JSON object"),
     ("dimension_scores", '{"Reading": "high"}', "is not a JSON object"),
     ("teacher_name", "x" * 5000, "teacher_name is too long: 5000 characters, the limit is 200"),
+    ("school_name", "é" * 201, "school_name is too long: 201 characters, the limit is 200"),
+    ("overall_score", "1000000", "overall_score '1000000' is not a whole number between 0 and 100"),
+    ("grade", "+013", "grade 13 is outside 3-12"),
+]
+
+# Valid values written an unusual way: each must land, typed.
+UNUSUAL_VALUES = [
+    ("grade", "+07", "grade", 7),
+    ("overall_score", "0100", "overall_score", 100),
+    ("overall_performance_level", "004", "overall_performance_level", 4),
+    ("school_year", "+{}", "school_year", None),  # the row's own year, with a plus sign
+    ("teacher_name", "é" * 200, "lengthUTF8(teacher_name)", 200),  # 400 bytes, 200 characters
 ]
 
 
@@ -174,6 +186,21 @@ def test_invalid_rows_go_to_quarantine_with_row_column_and_reason(warehouse, tmp
     assert raw_row["overall_score"] == "150"
     assert raw_row["student_id"] == records[0]["student_id"]
     assert f"{path}, row 1, column overall_score" in output
+
+
+def test_valid_values_written_unusually_land(warehouse, tmp_path):
+    records = _records()
+    expected = []
+    for i, (column, value, _, landed) in enumerate(UNUSUAL_VALUES):
+        expected.append(landed if landed is not None else int(records[i][column]))
+        records[i][column] = value.format(records[i][column])
+    code, output = _load(str(_write_csv(tmp_path / "unusual.csv", records)))
+    assert code == 0, output
+    for i, (column, _, landed_sql, _) in enumerate(UNUSUAL_VALUES):
+        got = warehouse.scalar(
+            f"SELECT {landed_sql} FROM `{warehouse.raw}`.student_scores WHERE _row_number = {i + 1}"
+        )
+        assert got == expected[i], (column, got)
 
 
 def test_rows_with_too_few_or_too_many_fields(warehouse, tmp_path):
