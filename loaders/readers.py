@@ -37,7 +37,10 @@ from loaders.schema import INPUT_COLUMN_NAMES, INPUT_COLUMNS
 from loaders.validation import Rejected
 
 FORMATS = ("csv", "parquet", "jsonl")
-CSV_BLOCK_BYTES = 16 << 20
+# CSV text parsed per batch (and the longest row a file may have). A batch is one insert: 32 MiB
+# (about 150k rows) loaded 1M rows in 3.1-3.3 s, 16 MiB in 3.4-3.5 s, 64 MiB no faster; the
+# loader's peak memory stays near 1.1 GB at any file size (a few batches in flight).
+CSV_BLOCK_BYTES = 32 << 20
 PARQUET_BATCH_ROWS = 256 * 1024
 JSONL_BATCH_ROWS = 100_000
 

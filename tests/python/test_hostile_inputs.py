@@ -147,13 +147,16 @@ def test_unicode_control_characters_are_rejected_like_ascii_ones(warehouse, tmp_
 
 
 def test_csv_row_over_the_block_size_is_refused_naming_where(warehouse, tmp_path):
-    """A row the CSV reader cannot hold (50 MB: longer than its 16 MB blocks can join): the file is
-    refused, and the message says from which row on to look (it named no row)."""
+    """A row the CSV reader cannot hold (three of its blocks, CSV_BLOCK_BYTES; a row over two
+    blocks is still read, and quarantined as too long): the file is refused, and the message says
+    from which row on to look (it named no row)."""
+    from loaders.readers import CSV_BLOCK_BYTES
+
     records = _records()
-    records[200]["dimension_scores"] = "x" * (50 << 20)
+    records[200]["dimension_scores"] = "x" * (3 * CSV_BLOCK_BYTES)
     code, output = _load(str(_write_csv(tmp_path / "huge.csv", records)))
     assert code != 0, output[:500]
-    assert "a row is larger than 16 MB (row " in output, output[:500]
+    assert f"a row is larger than {CSV_BLOCK_BYTES >> 20} MB (row " in output, output[:500]
     row = int(output.split("(row ", 1)[1].split(" ", 1)[0])
     assert 1 <= row <= 201, output[:500]
     assert _counts(warehouse) == (0, 0, 0)
@@ -161,7 +164,7 @@ def test_csv_row_over_the_block_size_is_refused_naming_where(warehouse, tmp_path
 
 
 def test_csv_header_only_without_final_line_break_is_an_empty_load(warehouse, tmp_path):
-    """Like a header-only file ending in a line break: 0 rows (it was: 'a row is larger than 16 MB')."""
+    """Like a header-only file ending in a line break: 0 rows (it was: 'a row is larger than ... MB')."""
     path = tmp_path / "header.csv"
     path.write_text(_csv_text().splitlines()[0])
     code, output = _load(str(path))

@@ -533,6 +533,12 @@ def test_parquet_load_read_by_the_engine_reports_progress_while_it_runs(warehous
             super().update(task, completed, rows, elapsed)
 
     monkeypatch.setattr(landing, "PROGRESS_SECONDS", 0.01)
+    # rows are written as they come in blocks of one row group (50k rows), not two big ones at the end
+    small_blocks = landing.FILE_SETTINGS.replace(
+        f"min_insert_block_size_rows = {128 << 10}", "min_insert_block_size_rows = 8192"
+    )
+    assert small_blocks != landing.FILE_SETTINGS
+    monkeypatch.setattr(landing, "FILE_SETTINGS", small_blocks)
     result = load_file(warehouse.landing, discover([str(path)])[0], LoadOptions(), Recording(enabled=False))
     assert (result.status, result.rows_landed) == ("loaded", 300_000)
     assert any(0 < done < 300_000 for done in seen), seen
