@@ -37,10 +37,11 @@ from loaders.schema import INPUT_COLUMN_NAMES, INPUT_COLUMNS
 from loaders.validation import Rejected
 
 FORMATS = ("csv", "parquet", "jsonl")
-# CSV text parsed per batch (and the longest row a file may have). A batch is one insert: 32 MiB
-# (about 150k rows) loaded 1M rows in 3.1-3.3 s, 16 MiB in 3.4-3.5 s, 64 MiB no faster; the
-# loader's peak memory stays near 1.1 GB at any file size (a few batches in flight).
-CSV_BLOCK_BYTES = 32 << 20
+# CSV text parsed per batch (and the longest row a file may have: two blocks). A batch is one
+# insert, and the engine holds several copies of a batch's text while it validates and sorts it:
+# 10M rows from CSV took 26.8 s at 1.5 GB peak with 16 MiB, 23.6 s at 2.2 GB with 32 MiB (over
+# the 2 GB budget), 24.3 s at 1.9 GB with 24 MiB.
+CSV_BLOCK_BYTES = 16 << 20
 PARQUET_BATCH_ROWS = 256 * 1024
 JSONL_BATCH_ROWS = 100_000
 
