@@ -11,7 +11,6 @@ Row numbers count data rows from 1 (a CSV header is row 0; in JSON lines, row = 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import glob
@@ -459,10 +458,10 @@ def read_jsonl(
 ) -> Iterator[SourceBatch]:
     handle = source.path.open("rb")
     stream = _open_text_stream(source, handle, tally)
-    decoder = codecs.getincrementaldecoder("utf-8")
     known = set(INPUT_COLUMN_NAMES)
     try:
         columns: dict[str, list[Any]] = {n: [] for n in INPUT_COLUMN_NAMES}
+        appends = [(n, columns[n].append) for n in INPUT_COLUMN_NAMES]
         numbers: list[int] = []
         rejected = Rejected()
         line_number = 0
@@ -470,7 +469,7 @@ def read_jsonl(
         for raw in stream:
             line_number += 1
             try:
-                text = decoder().decode(raw, final=True)
+                text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise FileError(
                     source.path, "not valid UTF-8; the file must be UTF-8 encoded", row=line_number
@@ -494,12 +493,15 @@ def read_jsonl(
                 rejected.add(line_number, problem, stripped[:10000])
                 continue
             numbers.append(line_number)
-            for name in INPUT_COLUMN_NAMES:
-                value = record.get(name)
-                columns[name].append(_json_value_as_text(value))
+            get = record.get
+            for name, append in appends:
+                value = get(name)
+                # text as it is (most values), anything else through _json_value_as_text
+                append(value if type(value) is str else _json_value_as_text(value))
             if len(numbers) >= JSONL_BATCH_ROWS:
                 yield _jsonl_batch(columns, numbers, rejected)
                 columns = {n: [] for n in INPUT_COLUMN_NAMES}
+                appends = [(n, columns[n].append) for n in INPUT_COLUMN_NAMES]
                 numbers, rejected = [], Rejected()
         if numbers or len(rejected):
             yield _jsonl_batch(columns, numbers, rejected)
@@ -535,9 +537,13 @@ _JSON_SCALAR_COLUMNS = tuple(n for n in INPUT_COLUMN_NAMES if n != "dimension_sc
 _NOT_SCALAR = frozenset(_JSON_KINDS)
 
 
+# one decoder for every line (json.loads with a hook builds a new one per call)
+_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_json_object)
+
+
 def _parse_json_line(text: str, known: set[str], ignore_extra: bool) -> tuple[str | None, dict[str, Any]]:
     try:
-        record = json.loads(text, object_pairs_hook=_json_object)
+        record = _JSON_DECODER.decode(text)
     except json.JSONDecodeError as ex:
         return f"not valid JSON: {ex.msg} at character {ex.pos + 1}", {}
     except RecursionError:
