@@ -154,6 +154,10 @@ class Landing:
     def _landing(self, batch_id: str) -> str:
         return f"_landing_{batch_id.replace('-', '_')}"
 
+    def _checked(self, batch_id: str) -> str:
+        """The pipeline's table of checked rows, the one its routing views read."""
+        return self.table(self._landing(batch_id) + "_checked")
+
     def open_pipeline(self, batch_id: str, source: str, rules: Rules) -> None:
         landing = self._landing(batch_id)
         self.close_pipeline(batch_id)
@@ -164,13 +168,13 @@ class Landing:
             f"({', '.join(f'`{name}` Nullable(String)' for name in INPUT_COLUMN_NAMES)}, {row_number}) "
             "ENGINE = Null"
         )
+        checked = self._checked(batch_id)
         self.client.command(
-            f"CREATE TABLE {self.table(landing + '_checked')} "
+            f"CREATE TABLE {checked} "
             f"({', '.join(f'`{name}` String' for name in INPUT_COLUMN_NAMES)}, {row_number}, "
             "`failed_check` UInt8) ENGINE = Null"
         )
         # 1. rows sent by a client: validated once, the number of the first failed check
-        checked = self.table(landing + "_checked")
         self.client.command(
             f"CREATE MATERIALIZED VIEW {self.table(landing + '_check')} TO {checked} "
             f"AS {rules.checked_rows(self.table(landing))}"
@@ -181,7 +185,7 @@ class Landing:
             f"""
             CREATE MATERIALIZED VIEW {self.table(landing + "_valid")} TO {self.table(SCORES_TABLE)} AS
             SELECT {typed}, {quote(batch_id)} AS _batch_id, _row_number
-            FROM {self.table(landing + "_checked")} WHERE failed_check = 0
+            FROM {checked} WHERE failed_check = 0
             """
         )
         column, reason = rules.rejection()
@@ -190,8 +194,7 @@ class Landing:
             CREATE MATERIALIZED VIEW {self.table(landing + "_rejected")} TO {self.table(QUARANTINE_TABLE)} AS
             SELECT {quote(batch_id)} AS _batch_id, {quote(source)} AS source, _row_number AS row_number,
                    {column} AS column, {reason} AS reason, {rules.raw_row()} AS raw_row
-            FROM (SELECT {rules.trimmed_projection()} FROM {self.table(landing + "_checked")}
-                  WHERE failed_check != 0)
+            FROM (SELECT {rules.trimmed_projection()} FROM {checked} WHERE failed_check != 0)
             """
         )
 
@@ -242,7 +245,7 @@ class Landing:
             yield
             return
         done = threading.Event()
-        target = f"INSERT INTO {self.table(self._landing(batch_id) + '_checked')}"
+        target = f"INSERT INTO {self._checked(batch_id)}"
 
         def watch() -> None:
             reported = 0
@@ -276,7 +279,7 @@ class Landing:
         table function reads the local variable ``arrow_rows`` by name."""
         names = ", ".join(f"`{name}`" for name in (*INPUT_COLUMN_NAMES, "_row_number", "failed_check"))
         self._engine().query(
-            f"INSERT INTO {self.table(self._landing(batch_id) + '_checked')} ({names}) "
+            f"INSERT INTO {self._checked(batch_id)} ({names}) "
             f"{self._rules[batch_id].checked_rows(rows)} SETTINGS {settings}"
         )
 
