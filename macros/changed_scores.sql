@@ -50,13 +50,17 @@
 {%- endmacro %}
 
 {#- Delete the rows this run recomputes. Skipped when none exist (new scores, new groups): a
-    DELETE is a mutation that waits for running merges of the table, a count does not. -#}
+    DELETE is a mutation that waits for running merges of the table, a read does not. The read
+    stops at the first existing row (corrections: at once; it was a count of every one, 1.3 s
+    on the 10M-row fact table for a 1% delta). -#}
 {% macro delete_changed(key_columns) -%}
     {%- set keys = key_columns | join(', ') -%}
     {%- set condition = "(" ~ keys ~ ") in (select " ~ keys ~ " from " ~ changes_relation() ~ ")" -%}
     {%- set existing = 0 -%}
     {%- if execute and is_incremental() -%}
-        {%- set existing = run_query("select count() from " ~ this ~ " where " ~ condition).columns[0].values()[0] -%}
+        {%- set existing = run_query(
+            "select count() from (select 1 from " ~ this ~ " where " ~ condition ~ " limit 1)"
+        ).columns[0].values()[0] -%}
     {%- endif -%}
     {%- if existing > 0 -%}
         delete from {{ this }} where {{ condition }}
