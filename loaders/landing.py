@@ -253,7 +253,7 @@ class Landing:
                 try:
                     rows = self._engine().query(
                         "SELECT max(ProfileEvents['MergeTreeDataWriterRows']) FROM system.processes "
-                        f"WHERE query_id != queryID() AND startsWith(query, {quote(target)})",
+                        f"WHERE startsWith(query, {quote(target)})",
                         "TabSeparated",
                     )
                     written = int(rows.bytes() or 0)  # 0 once the insert has left the list

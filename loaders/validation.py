@@ -3,9 +3,8 @@
 A load inserts its rows, as text and with the number of the first check each fails, into a
 per-batch table (ENGINE = Null). Two materialized views route each row: valid rows, typed, to
 ``student_scores``; invalid rows to ``quarantine`` with the column that failed and why (see
-loaders.landing). The same SQL runs on the
-embedded engine and on a ClickHouse server, vectorised and multi-threaded, at millions of rows
-per second. The checks, in order:
+loaders.landing). The same SQL runs on the embedded engine and on a ClickHouse server,
+vectorised and multi-threaded, at millions of rows per second. The checks, in order:
 
 * ids (student, teacher, school, district) present (not only Unicode spaces or invisible
   characters), at most 64 characters; names at most 200;

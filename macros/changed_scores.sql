@@ -49,20 +49,25 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Delete the rows this run recomputes. Skipped when none exist (new scores, new groups): a
-    DELETE is a mutation that waits for running merges of the table, a read does not. The read
-    stops at the first existing row (corrections: at once; it was a count of every one, 1.3 s
-    on the 10M-row fact table for a 1% delta). -#}
+{#- Whether `relation` has a row matching `condition` (at execution time; false when parsing).
+    The read stops at the first matching row: a count of every one cost 1.3 s on the 10M-row fact
+    table for a 1% correction delta, this 0.05 s. Guards a DELETE, a mutation that waits for
+    running merges of the table, where a read does not. -#}
+{% macro has_rows(relation, condition) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select count() from (select 1 from " ~ relation ~ " where " ~ condition ~ " limit 1)"
+    ).columns[0].values()[0] -%}
+    {{ return(found > 0) }}
+{%- endmacro %}
+
+{#- Delete the rows this run recomputes; skipped when none exist (new scores, new groups). -#}
 {% macro delete_changed(key_columns) -%}
     {%- set keys = key_columns | join(', ') -%}
     {%- set condition = "(" ~ keys ~ ") in (select " ~ keys ~ " from " ~ changes_relation() ~ ")" -%}
-    {%- set existing = 0 -%}
-    {%- if execute and is_incremental() -%}
-        {%- set existing = run_query(
-            "select count() from (select 1 from " ~ this ~ " where " ~ condition ~ " limit 1)"
-        ).columns[0].values()[0] -%}
-    {%- endif -%}
-    {%- if existing > 0 -%}
+    {%- if is_incremental() and has_rows(this, condition) -%}
         delete from {{ this }} where {{ condition }}
     {%- else -%}
         select 1

@@ -30,13 +30,7 @@
     reads only the primary key (school_year leads every sort key), so it costs nothing when no
     school year has expired, which is nearly always. -#}
 {% macro delete_expired_rows() -%}
-    {%- set expired = 0 -%}
-    {%- if execute -%}
-        {%- set expired = run_query(
-            "select count() from " ~ this ~ " where not (" ~ is_retained() ~ ")"
-        ).columns[0].values()[0] -%}
-    {%- endif -%}
-    {%- if expired > 0 -%}
+    {%- if has_rows(this, "not (" ~ is_retained() ~ ")") -%}
         delete from {{ this }} where not ({{ is_retained() }})
     {%- else -%}
         select 1
