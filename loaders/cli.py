@@ -6,6 +6,8 @@ Exit codes: 0 success; 1 error (nothing of the failed source was kept); 2 usage 
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -257,31 +259,104 @@ def report(school_year: int | None, limit: int) -> None:
     type=click.IntRange(min=1),
     default=1024,
     show_default=True,
-    help="Largest request body accepted.",
+    help="Largest request body of a read-write user (INSERT data), after decompression.",
 )
-def serve(host: str, port: int, max_request_mb: int) -> None:
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host name clients use to reach the endpoint (Host header); addresses and localhost always work.",
+)
+@click.option(
+    "--user-files",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Directory whose files read-write users may read with file() (none by default).",
+)
+@click.option(
+    "--reader-timeout",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Longest query of a read-only user, in seconds (they cannot raise it).",
+)
+@click.option(
+    "--writer-timeout",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Longest query of a read-write user, in seconds (they cannot raise it).",
+)
+@click.option(
+    "--socket-timeout",
+    type=click.FloatRange(min=0.5),
+    default=30.0,
+    show_default=True,
+    help="Seconds a connection may stay silent (keep-alive, slow request bodies).",
+)
+def serve(
+    host: str,
+    port: int,
+    max_request_mb: int,
+    allowed_hosts: tuple[str, ...],
+    user_files: Path | None,
+    reader_timeout: int,
+    writer_timeout: int,
+    socket_timeout: float,
+) -> None:
     """Serve the embedded warehouse over ClickHouse's HTTP interface (for BI tools, dbt, loaders).
 
     This process owns the data directory; everything else connects to http://HOST:PORT like to a
-    ClickHouse server. Users: SCORES_SERVE_USERS="bi:pass:readonly,loader:pass:readwrite".
-    A development and small-team endpoint: in production use a ClickHouse server.
+    ClickHouse server. Users: SCORES_SERVE_USERS="bi:pass:readonly,loader:pass:readwrite" or a
+    users file (SCORES_SERVE_USERS_FILE); without either, a users file with random passwords is
+    generated next to the data directory on first start. A development and small-team endpoint:
+    in production use a ClickHouse server.
     """
+    import dataclasses
+
+    from endpoint.engine_access import READER_LIMITS, WRITER_LIMITS, EngineAccess
+    from endpoint.server import Limits, serve_directory
     from endpoint.server import serve as start
-    from endpoint.users import Users
+    from endpoint.service import Options
+    from endpoint.users import Users, UsersError
     from loaders.engine import WarehouseBusyError
 
     settings = _settings()
     if not settings.embedded:
         raise click.UsageError("serve shares the embedded warehouse; SCORES_TARGET=server needs no endpoint")
+    users_file = serve_directory(settings.chdb_path) / "users.json"
+    generated = not users_file.exists() and not (
+        os.environ.get("SCORES_SERVE_USERS") or os.environ.get("SCORES_SERVE_USERS_FILE")
+    )
     try:
-        users = Users.from_env()
-        server = start(str(settings.chdb_path), host, port, users, max_request_mb << 20)
+        users = Users.from_env(users_file)
+        options = Options(databases=(settings.database, settings.raw_database), user_files=user_files)
+        limits = Limits(
+            max_request_bytes=max_request_mb << 20,
+            allowed_hosts=frozenset(allowed_hosts),
+            socket_seconds=socket_timeout,
+            body_seconds=max(socket_timeout, 300.0),
+        )
+        access = EngineAccess(
+            serve_directory(settings.chdb_path),
+            reader=dataclasses.replace(READER_LIMITS, max_execution_time=reader_timeout),
+            writer=dataclasses.replace(WRITER_LIMITS, max_execution_time=writer_timeout),
+        )
+        server = start(str(settings.chdb_path), host, port, users, options, limits, access)
     except WarehouseBusyError as ex:
+        raise click.ClickException(str(ex)) from None
+    except UsersError as ex:
         raise click.ClickException(str(ex)) from None
     except (OSError, ValueError) as ex:
         raise click.ClickException(f"cannot serve on {host}:{port}: {ex}") from None
+    if generated:
+        click.echo(f"generated users (bi: readonly, loader: readwrite) with random passwords in {users_file}")
     names = ", ".join(users.names)
     click.echo(f"serving {settings.describe()} on http://{host}:{port} (users: {names}); Ctrl-C stops")
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # a service manager's stop closes the engine cleanly too
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -90,7 +90,11 @@ def holder_of(path: str | os.PathLike[str]) -> str | None:
 
 
 def open_embedded_client(
-    path: str | os.PathLike[str], *, database: str | None = None, settings: dict[str, Any] | None = None
+    path: str | os.PathLike[str],
+    *,
+    database: str | None = None,
+    settings: dict[str, Any] | None = None,
+    engine_options: dict[str, str] | None = None,
 ) -> Client:
     """Open a clickhouse-connect client on the chDB engine stored in ``path``.
 
@@ -111,7 +115,7 @@ def open_embedded_client(
             path=real,
             database=database,
             settings=settings or {},
-            chdb_options=ENGINE_OPTIONS,
+            chdb_options={**ENGINE_OPTIONS, **(engine_options or {})},
         )
     except ProgrammingError as ex:
         message = str(ex)
@@ -122,7 +126,7 @@ def open_embedded_client(
     return client
 
 
-def open_engine_connection(path: str | os.PathLike[str]) -> Any:
+def open_engine_connection(path: str | os.PathLike[str], engine_options: dict[str, str] | None = None) -> Any:
     """A raw chDB connection on an engine this process already opened (open_embedded_client).
 
     Used for bulk inserts: ``INSERT ... SELECT * FROM Python(arrow_table)`` reads Arrow memory
@@ -134,4 +138,5 @@ def open_engine_connection(path: str | os.PathLike[str]) -> Any:
     real = os.path.realpath(path)
     if real not in _opened_in_this_process:
         raise RuntimeError(f"open the engine with open_embedded_client({real!r}) first")
-    return chdb.connect(build_connection_string(real, ENGINE_OPTIONS))  # type: ignore[no-untyped-call]
+    options = {**ENGINE_OPTIONS, **(engine_options or {})}
+    return chdb.connect(build_connection_string(real, options))  # type: ignore[no-untyped-call]

@@ -133,8 +133,9 @@ class Landing:
             INSERT INTO {self.table(AUDIT_TABLE)}
                 (batch_id, source, source_checksum, source_bytes, rows_read, rows_landed,
                  rows_quarantined, status, message, started_at, _updated_at)
-            VALUES ({{b:String}}, {{s:String}}, {{c:String}}, {{n:UInt64}}, 0, 0, 0, 'started', '',
-                    now64(6), now64(6))
+            -- SELECT, not VALUES: a ClickHouse endpoint may refuse expressions inside VALUES data
+            SELECT {{b:String}}, {{s:String}}, {{c:String}}, {{n:UInt64}}, 0, 0, 0, 'started', '',
+                   now64(6), now64(6)
             """,
             parameters={"b": batch_id, "s": source, "c": checksum, "n": source_bytes},
         )

@@ -55,7 +55,7 @@
 
 {% macro take_run_snapshot() -%}
     insert into {{ run_snapshots_relation() }} (invocation_id, started_at)
-    values ('{{ invocation_id }}', now64(6))
+    select '{{ invocation_id }}', now64(6)
 {%- endmacro %}
 
 {% macro run_started_snapshot() -%}

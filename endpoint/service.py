@@ -1,0 +1,444 @@
+"""One request to ``scores serve``, from authenticated SQL to engine output.
+
+The steps, for every request: the statement is parsed by the engine (endpoint/parsing.py) and
+checked against the user's access (endpoint/policy.py); then it runs, exactly as checked, on a
+connection of the user's role (endpoint/connections.py), whose limits and read-only mode the engine
+itself enforces (endpoint/engine_access.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from endpoint.connections import Connection, Connections, Registry, marker
+from endpoint.engine_access import EngineAccess
+from endpoint.errors import (
+    ACCESS_DENIED,
+    BAD_ARGUMENTS,
+    QUERY_WAS_CANCELLED,
+    SYNTAX_ERROR,
+    QueryError,
+    from_engine,
+)
+from endpoint.parsing import InlineInsert, Parser, Statement
+from endpoint.policy import READ_KINDS, Access, Check, FunctionCatalogue
+from endpoint.users import User
+
+DEFAULT_FORMAT = "TabSeparated"
+# the answer of KILL QUERY, in the shape ClickHouse gives it (kill_status, query_id, user)
+KILL_ANSWER = """
+SELECT 'finished' AS kill_status, tupleElement(r, 1) AS query_id, tupleElement(r, 2) AS user
+FROM (SELECT arrayJoin(CAST({rows:String}, 'Array(Tuple(String, String))')) AS r)
+"""
+
+
+@dataclass
+class Request:
+    """What the HTTP layer hands over: who asks, the statement's text or an inline INSERT."""
+
+    user: User
+    query_id: str
+    params: dict[str, str]
+    settings: dict[str, str]
+    bindings: dict[str, str]
+    sql: str | None = None
+    insert: InlineInsert | None = None
+    data: list[Any] = field(default_factory=list)  # pieces of INSERT data: bytes or a Body at an offset
+    session_id: str | None = None
+    session_timeout: float = 60.0
+    read_only: bool = False  # GET requests read, whoever sends them
+    client: Any = None  # the client's socket, to notice when it goes away
+
+
+@dataclass
+class Answer:
+    output: bytes
+    format: str
+    summary: dict[str, str]
+
+
+@dataclass
+class Options:
+    """How the endpoint runs (the CLI's options)."""
+
+    databases: tuple[str, ...]
+    user_files: Path | None = None
+    max_query_bytes: int = 1 << 20
+
+
+class Endpoint:
+    """The engine side of ``scores serve``."""
+
+    def __init__(self, path: str, access: EngineAccess, options: Options) -> None:
+        from loaders.engine import open_embedded_client
+
+        self.path = path
+        self.options = options
+        self.engine_access = access
+        config = access.write()
+        engine_options = {"config-file": str(config)}
+        self._admin = open_embedded_client(path, engine_options=engine_options)  # holds the directory
+        self._engine_options = engine_options
+        self._admin_raw = self._open_raw()
+        self._admin_lock = threading.Lock()
+        self.version = str(self._admin.server_version)
+        self.timezone = str(self._admin.query("SELECT timezone()").result_rows[0][0])
+        self.parser = Parser(self._open_raw)
+        self.functions = FunctionCatalogue.from_engine(
+            [
+                (str(r[0]), str(r[1]), str(r[2]), int(r[3]))
+                for r in self._admin.query(
+                    "SELECT name, alias_to, categories, case_insensitive FROM system.functions"
+                ).result_rows
+            ]
+        )
+        self.setting_names = frozenset(
+            str(r[0]) for r in self._admin.query("SELECT name FROM system.settings").result_rows
+        )
+        self._users: dict[str, User] = {}
+        self.connections = Connections(self._open_raw, self._setup_of)
+        self.registry = Registry(self._engine_ids, self._kill)
+        self._insert_dir = tempfile.TemporaryDirectory(prefix="scores-serve-inserts-")
+        os.chmod(self._insert_dir.name, 0o700)
+        self._verify_roles()
+
+    def _open_raw(self) -> Any:
+        """A new raw connection on the endpoint's engine (the config-file only counts at the first)."""
+        from loaders.engine import open_engine_connection
+
+        return open_engine_connection(self.path, engine_options=self._engine_options)
+
+    # -- roles -----------------------------------------------------------------------------
+
+    def _setup_of(self, user_name: str) -> list[str]:
+        user = self._users[user_name]
+        return self.engine_access.setup(user.writes)
+
+    def access(self, user: User, read_only: bool = False) -> Access:
+        return Access(
+            user.name,
+            writes=user.writes and not read_only,
+            databases=frozenset(self.options.databases),
+            user_files=self.options.user_files if user.writes else None,
+        )
+
+    def _verify_roles(self) -> None:
+        """Refuse to serve if the engine does not hold a reader to its limits (fail closed)."""
+        probe = User("__probe_reader", "", "readonly")
+        self._users[probe.name] = probe
+        connection = self.connections.open(probe.name, {})
+        try:
+            readonly = bytes(connection.raw.query("SELECT getSetting('readonly')", "TSV").bytes()).strip()
+            lifted = True
+            with contextlib.suppress(Exception):
+                connection.raw.query("SELECT 1 SETTINGS max_execution_time = 0")
+                lifted = False
+            if readonly != b"1" or lifted is False:
+                raise RuntimeError("the engine did not apply the reader's limits; refusing to serve")
+        finally:
+            connection.close()
+            del self._users[probe.name]
+
+    # -- the engine's own bookkeeping --------------------------------------------------------
+
+    def _admin_query(self, sql: str, params: dict[str, str]) -> bytes:
+        from endpoint.parsing import escape_parameter
+
+        with self._admin_lock:
+            result = self._admin_raw.query(
+                sql, "TSV", params={k: escape_parameter(v) for k, v in params.items()}
+            )
+        return bytes(result.bytes())
+
+    def _engine_ids(self, query_id: str) -> list[str]:
+        text = self._admin_query(
+            "SELECT query_id FROM system.processes WHERE startsWith(query, {m:String})",
+            {"m": marker(query_id)},
+        )
+        return [line for line in text.decode().splitlines() if line]
+
+    def _kill(self, engine_id: str) -> None:
+        self._admin_query("KILL QUERY WHERE query_id = {q:String} ASYNC", {"q": engine_id})
+
+    def table_exists(self, database: str, table: str) -> bool:
+        text = self._admin_query(
+            "SELECT count() FROM system.tables WHERE database = {d:String} AND name = {t:String}",
+            {"d": database, "t": table},
+        )
+        return text.strip() not in (b"", b"0")
+
+    def close(self) -> None:
+        self.registry.close()
+        self.connections.close()
+        self.parser.close()
+        with contextlib.suppress(Exception):
+            self._admin_raw.close()
+        with contextlib.suppress(Exception):
+            self._admin.close()
+        self._insert_dir.cleanup()
+
+    def hidden_paths(self) -> tuple[str, ...]:
+        return (
+            self._insert_dir.name,
+            os.path.realpath(self.path),
+            self.path,
+            str(self.engine_access.directory),
+            os.getcwd(),
+        )
+
+    # -- a request ---------------------------------------------------------------------------
+
+    def check_settings(self, settings: dict[str, str], access: Access) -> None:
+        for name, value in settings.items():
+            if name not in self.setting_names:
+                raise QueryError(115, f"Unknown setting '{name}'. (UNKNOWN_SETTING)")
+            if len(value) > 4096:
+                raise QueryError(BAD_ARGUMENTS, f"the value of setting {name} is too long")
+        probe = Check(access, "default", self.functions, self.table_exists, self.parser.parse, session=False)
+        probe.settings(list(settings))
+
+    def run(self, request: Request) -> Answer:
+        user = request.user
+        self._users[user.name] = user
+        access = self.access(user, request.read_only)
+        self.check_settings(request.settings, access)
+        statement = request.insert.head if request.insert else self.parser.parse(request.sql or "")
+        if request.read_only and statement.kind not in READ_KINDS:
+            raise QueryError(ACCESS_DENIED, "a GET request only reads: send writes with POST")
+        if request.session_id:
+            session = self.connections.session(request.session_id, user.name, request.session_timeout)
+            with session.lock:
+                answer = self._run(
+                    request,
+                    statement,
+                    access,
+                    session.connection,
+                    session=True,
+                    temporary=frozenset(session.temporary_tables),
+                )
+                if statement.kind == "CreateQuery" and (statement.ast or {}).get("is_temporary"):
+                    session.temporary_tables.add(str((statement.ast or {}).get("table")))
+                return answer
+        if statement.kind == "SetQuery":
+            return self._settings_without_session(request, statement, access)
+        with self.connections.pooled(user.name, request.settings) as connection:
+            return self._run(request, statement, access, connection, session=False)
+
+    def _current_database(self, request: Request, connection: Connection, session: bool) -> str:
+        wanted = request.params.get("database")
+        if wanted:
+            return wanted
+        if session:
+            return connection.database or "default"
+        return "default"
+
+    def _run(
+        self,
+        request: Request,
+        statement: Statement,
+        access: Access,
+        connection: Connection,
+        session: bool,
+        temporary: frozenset[str] = frozenset(),
+    ) -> Answer:
+        database = self._current_database(request, connection, session)
+        check = Check(
+            access,
+            database,
+            self.functions,
+            self.table_exists,
+            self.parser.parse,
+            session=session,
+            temporary_tables=temporary,
+        )
+        if request.params.get("database"):
+            check._database(database, write=False, current=True)
+        check.statement(statement)
+        if check.amended and statement.ast is not None:
+            # run the amended tree; it is parsed and checked again as the text that will run
+            statement = self.parser.parse(self.parser.format(statement.ast))
+            again = Check(
+                access, database, self.functions, self.table_exists, self.parser.parse, session=session
+            )
+            again.statement(statement)
+        if statement.kind == "KillQueryQuery":
+            return self._kill_query(request, statement, access)
+        if statement.kind == "UseQuery" and not session:
+            return Answer(b"", DEFAULT_FORMAT, _summary(None, 0))  # no lasting effect without a session
+        try:
+            if database != (connection.database or "default"):
+                connection.raw.query(f"USE {_identifier(database)}")
+                connection.database = database
+            if statement.kind == "UseQuery":
+                connection.database = str((statement.ast or {}).get("database", {}).get("name"))
+            if session and request.settings:
+                with _settings_for_one_query(connection, request.settings):
+                    return self._execute(request, statement, connection)
+            return self._execute(request, statement, connection)
+        except QueryError:
+            raise
+        except Exception as ex:
+            raise from_engine(ex, self.hidden_paths()) from None
+
+    def _execute(self, request: Request, statement: Statement, connection: Connection) -> Answer:
+        fmt = statement.format or request.params.get("default_format") or DEFAULT_FORMAT
+        with self.registry.running(request.query_id, request.user.name, request.client) as running:
+            if request.insert is not None:
+                return self._insert(request, statement, connection)
+            try:
+                result = connection.raw.query(
+                    marker(request.query_id) + statement.text, fmt, params=request.bindings
+                )
+            except Exception:
+                if running.cancelled:
+                    raise QueryError(QUERY_WAS_CANCELLED, "Query was cancelled") from None
+                raise
+        output = bytes(result.bytes()) if hasattr(result, "bytes") else bytes(result)
+        return Answer(output, fmt, _summary(result, len(output)))
+
+    def _insert(self, request: Request, statement: Statement, connection: Connection) -> Answer:
+        assert request.insert is not None
+        assert statement.ast is not None
+        with tempfile.NamedTemporaryFile(
+            dir=self._insert_dir.name, prefix="insert-", suffix=".bin"
+        ) as handle:
+            for piece in request.data:
+                if isinstance(piece, bytes):
+                    handle.write(piece)
+                else:
+                    body, offset = piece
+                    body.copy_to(handle, offset)
+            handle.flush()
+            tree = dict(statement.ast)
+            tree["infile"] = {"type": "Literal", "value": {"field_type": "String", "value": handle.name}}
+            tree["format"] = request.insert.format
+            text = self.parser.format(tree)
+            result = connection.raw.query(
+                marker(request.query_id) + text, "TabSeparated", params=request.bindings
+            )
+        return Answer(b"", "TabSeparated", _summary(result, 0))
+
+    def _settings_without_session(self, request: Request, statement: Statement, access: Access) -> Answer:
+        """A SET outside a session: the engine judges it on a connection nobody reuses (ClickHouse's
+        HTTP interface keeps no settings between requests without a session either)."""
+        check = Check(access, "default", self.functions, self.table_exists, self.parser.parse, session=False)
+        check.statement(statement)
+        connection = self.connections.open(request.user.name, request.settings)
+        try:
+            connection.raw.query(statement.text)
+        except Exception as ex:
+            raise from_engine(ex, self.hidden_paths()) from None
+        finally:
+            connection.close()
+        return Answer(b"", DEFAULT_FORMAT, _summary(None, 0))
+
+    def _kill_query(self, request: Request, statement: Statement, access: Access) -> Answer:
+        """KILL QUERY WHERE query_id = '<id>' (or IN (...)): the endpoint's own queries by their ids."""
+        ids = _kill_ids(statement)
+        rows = []
+        for query_id in ids:
+            owner = self.registry.owner(query_id)
+            if owner is None:
+                continue
+            if owner != request.user.name and not access.writes:
+                raise QueryError(
+                    ACCESS_DENIED, f"{request.user.name}: query {query_id} belongs to another user"
+                )
+            if self.registry.cancel(query_id):
+                rows.append((query_id, owner))
+        fmt = statement.format or request.params.get("default_format") or DEFAULT_FORMAT
+        with self.connections.pooled(request.user.name, {}) as connection:
+            result = connection.raw.query(
+                KILL_ANSWER,
+                fmt,
+                params={"rows": _array_literal(rows)},
+            )
+        output = bytes(result.bytes())
+        return Answer(output, fmt, _summary(result, len(output)))
+
+
+@contextlib.contextmanager
+def _settings_for_one_query(connection: Connection, settings: dict[str, str]) -> Any:
+    """URL settings of a request in a session apply to its query only, as in ClickHouse: set
+    them (the engine checks them against the role's constraints), then put back what was there."""
+    names = "[" + ", ".join(_string(name) for name in settings) + "]"
+    result = connection.raw.query(
+        f"SELECT name, value, changed FROM system.settings WHERE has({names}, name)", "JSONEachRow"
+    )
+    previous = {
+        row["name"]: (row["value"], bool(row["changed"]))
+        for row in (json.loads(line) for line in bytes(result.bytes()).decode().splitlines() if line)
+    }
+    applied = []
+    try:
+        for name, value in settings.items():
+            connection.raw.query(f"SET {name} = {_string(value)}")
+            applied.append(name)
+        yield
+    finally:
+        for name in applied:
+            value, changed = previous.get(name, ("", False))
+            with contextlib.suppress(Exception):  # the connection is closed with its session if this fails
+                connection.raw.query(f"SET {name} = {_string(value) if changed else 'DEFAULT'}")
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _kill_ids(statement: Statement) -> list[str]:
+    where = (statement.ast or {}).get("where_expression")
+    if where is None:
+        # the policy removed it from the tree it walked; parse it again from the text
+        raise QueryError(SYNTAX_ERROR, "KILL QUERY needs WHERE query_id = '<id>'")
+    name = str(where.get("name", ""))
+    arguments = (where.get("arguments") or {}).get("children") or []
+    if name in ("equals", "in") and len(arguments) == 2 and arguments[0].get("name") == "query_id":
+        value = arguments[1].get("value") or {}
+        if value.get("field_type") == "String":
+            return [str(value.get("value"))]
+        if value.get("field_type") == "Tuple":
+            return [str(v.get("value")) for v in value.get("value") or [] if v.get("field_type") == "String"]
+    raise QueryError(
+        BAD_ARGUMENTS, "only KILL QUERY WHERE query_id = '<id>' (or IN ('<id>', ...)) is supported"
+    )
+
+
+def _array_literal(rows: list[tuple[str, str]]) -> str:
+    def quote(text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return "[" + ", ".join(f"({quote(a)}, {quote(b)})" for a, b in rows) + "]"
+
+
+def _identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def _summary(result: Any, output_bytes: int) -> dict[str, str]:
+    def number(method: str) -> int:
+        function = getattr(result, method, None)
+        try:
+            return int(function()) if callable(function) else 0
+        except Exception:
+            return 0
+
+    elapsed = getattr(result, "elapsed", None)
+    seconds = float(elapsed()) if callable(elapsed) else 0.0
+    return {
+        "read_rows": str(number("rows_read")),
+        "read_bytes": str(number("bytes_read")),
+        "written_rows": str(number("rows_written")),
+        "written_bytes": str(number("bytes_written")),
+        "total_rows_to_read": str(number("rows_read")),
+        "result_rows": "0",
+        "result_bytes": str(output_bytes),
+        "elapsed_ns": str(int(seconds * 1e9)),
+    }
