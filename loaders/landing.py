@@ -26,16 +26,26 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
-from loaders.schema import AUDIT_TABLE, INPUT_COLUMN_NAMES, QUARANTINE_TABLE, SCORES_TABLE, raw_table_ddl
+from loaders.schema import (
+    AUDIT_COLUMNS,
+    AUDIT_TABLE,
+    INPUT_COLUMN_NAMES,
+    QUARANTINE_TABLE,
+    SCORES_TABLE,
+    raw_table_ddl,
+)
 from loaders.validation import Rejected, Rules, quote
 
 log = logging.getLogger(__name__)
@@ -56,6 +66,41 @@ FILE_SETTINGS = (
     f"input_format_parquet_max_block_size = {256 << 10}, "
     f"min_insert_block_size_rows = {128 << 10}, min_insert_block_size_bytes = {32 << 20}"
 )
+
+
+# A running load renews its batch's lease every HEARTBEAT_SECONDS; a batch whose lease is older
+# than LEASE_SECONDS belongs to a load that died on another host (on this host, the process id tells
+# at once). Only then may another load of the same file roll it back.
+HEARTBEAT_SECONDS = 10
+LEASE_SECONDS = 120
+
+
+def _process_start(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+LOADER = f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _dead(loader: str) -> bool:
+    """Whether the loading process named ``loader`` (host:pid:start) is known to be gone: only a
+    process of this host can be checked; elsewhere the lease decides."""
+    host, _, rest = loader.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    return _process_start(int(pid_text)) != start
+
+
+class LoadInProgress(Exception):  # noqa: N818 (a state, not an error)
+    """Another load of the same source went first: ``batch_id`` runs it (or committed it)."""
+
+    def __init__(self, batch_id: str, committed: bool) -> None:
+        super().__init__(batch_id)
+        self.batch_id, self.committed = batch_id, committed
 
 
 @dataclass(frozen=True)
@@ -84,6 +129,7 @@ class Landing:
         self._engine_path: str | None = None
         self._engines = threading.local()  # one raw connection per inserting thread
         self._rules: dict[str, Rules] = {}  # the validation rules of each open pipeline
+        self._heartbeats: dict[str, float] = {}  # batch -> when its lease was last renewed
         if type(client).__name__ == "ChdbClient":  # embedded: insert Arrow memory directly
             self._engine_path = client.path  # type: ignore[attr-defined]
 
@@ -93,6 +139,34 @@ class Landing:
     def ensure_schema(self) -> None:
         for statement in raw_table_ddl(self.database, self.retention_years):
             self.client.command(statement)
+        self._number_legacy_batches()
+
+    def _number_legacy_batches(self) -> None:
+        """Give batches committed before load_sequence existed their order: by batch id, which
+        was the rule then (ids began with the load's start time)."""
+        legacy = [
+            r[0]
+            for r in self.client.query(
+                f"""
+                SELECT batch_id FROM {self.table(AUDIT_TABLE)} FINAL
+                WHERE status = 'committed' AND load_sequence = 0 ORDER BY batch_id
+                """
+            ).result_rows
+        ]
+        if not legacy:
+            return
+        self.client.command(
+            f"""
+            INSERT INTO {self.table(AUDIT_TABLE)} ({", ".join(AUDIT_COLUMNS)})
+            SELECT batch_id, source, source_checksum, source_bytes, rows_read, rows_landed,
+                   rows_quarantined, status, message, started_at, finished_at, committed_at, now64(6),
+                   (SELECT max(load_sequence) FROM {self.table(AUDIT_TABLE)} FINAL)
+                       + indexOf({{ids:Array(String)}}, batch_id),
+                   loader
+            FROM {self.table(AUDIT_TABLE)} FINAL WHERE has({{ids:Array(String)}}, batch_id)
+            """,
+            parameters={"ids": legacy},
+        )
 
     # -- batch lifecycle -------------------------------------------------------------------
 
@@ -108,38 +182,92 @@ class Landing:
         ).result_rows
         return PreviousLoad(*rows[0]) if rows else None
 
+    def _started(self, checksum: str) -> list[tuple[str, str, bool]]:
+        """(batch id, loader, fresh) of this source's batches still ``started``, oldest first;
+        fresh: its loader wrote a heartbeat within LEASE_SECONDS."""
+        rows = self.client.query(
+            f"""
+            SELECT batch_id, loader, _updated_at >= now64(6) - toIntervalSecond({LEASE_SECONDS})
+            FROM {self.table(AUDIT_TABLE)} FINAL
+            WHERE source_checksum = {{checksum:String}} AND status = 'started'
+            ORDER BY started_at, batch_id
+            """,
+            parameters={"checksum": checksum},
+        ).result_rows
+        return [(str(b), str(owner), bool(fresh)) for b, owner, fresh in rows]
+
     def abort_unfinished(self, checksum: str) -> list[str]:
-        """Roll back batches of this source left ``started`` by a killed load."""
-        batch_ids = [
-            r[0]
-            for r in self.client.query(
-                f"""
-                SELECT batch_id FROM {self.table(AUDIT_TABLE)} FINAL
-                WHERE source_checksum = {{checksum:String}} AND status = 'started'
-                """,
-                parameters={"checksum": checksum},
-            ).result_rows
-        ]
-        for batch_id in batch_ids:
+        """Roll back batches of this source left ``started`` by a load that died: its process is
+        gone (same host) or it stopped renewing its lease. A load still running is left alone."""
+        aborted = []
+        for batch_id, owner, fresh in self._started(checksum):
+            if owner == LOADER or (fresh and not _dead(owner)):
+                continue
             self.close_pipeline(batch_id)
             self._delete_rows(batch_id)
             self._set_status(batch_id, "aborted", "rolled back: the load did not finish")
-        return batch_ids
+            aborted.append(batch_id)
+        return aborted
 
-    def begin(self, source: str, checksum: str, source_bytes: int) -> str:
-        batch_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:12]
+    def begin(self, source: str, checksum: str, source_bytes: int, force: bool = False) -> str:
+        """Start a batch. Raises :class:`LoadInProgress` if another live load of the same source
+        began first (or, without ``force``, committed meanwhile): a file commits at most once."""
+        batch_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:12]
         self.client.command(
             f"""
             INSERT INTO {self.table(AUDIT_TABLE)}
                 (batch_id, source, source_checksum, source_bytes, rows_read, rows_landed,
-                 rows_quarantined, status, message, started_at, _updated_at)
+                 rows_quarantined, status, message, started_at, _updated_at, loader)
             -- SELECT, not VALUES: a ClickHouse endpoint may refuse expressions inside VALUES data
             SELECT {{b:String}}, {{s:String}}, {{c:String}}, {{n:UInt64}}, 0, 0, 0, 'started', '',
-                   now64(6), now64(6)
+                   now64(6), now64(6), {{o:String}}
             """,
-            parameters={"b": batch_id, "s": source, "c": checksum, "n": source_bytes},
+            parameters={"b": batch_id, "s": source, "c": checksum, "n": source_bytes, "o": LOADER},
         )
+        self._heartbeats[batch_id] = time.monotonic()
+        # every concurrent load of the source sees the same set of batches once its own row is
+        # in: the oldest live one goes ahead, the others step back
+        live = [
+            b for b, owner, fresh in self._started(checksum) if b == batch_id or (fresh and not _dead(owner))
+        ]
+        winner = live[0] if live else batch_id
+        committed = None if force else self.previous_load(checksum)
+        if winner != batch_id or committed is not None:
+            other = committed.batch_id if committed is not None else winner
+            self._set_status(batch_id, "aborted", f"another load of the same file went first (batch {other})")
+            self._heartbeats.pop(batch_id, None)
+            raise LoadInProgress(other, committed is not None)
         return batch_id
+
+    def heartbeat(self, batch_id: str) -> None:
+        """Renew the batch's lease (at most every HEARTBEAT_SECONDS): the load is alive."""
+        last = self._heartbeats.get(batch_id)
+        if last is None or time.monotonic() - last < HEARTBEAT_SECONDS:
+            return
+        self._heartbeats[batch_id] = time.monotonic()
+        self._set_status(batch_id, "started", "")
+
+    def wait_for(self, batch_id: str, timeout: float) -> str:
+        """Wait until a batch is no longer ``started`` (or its load died); its final status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.client.query(
+                f"""
+                SELECT status, loader, _updated_at >= now64(6) - toIntervalSecond({LEASE_SECONDS})
+                FROM {self.table(AUDIT_TABLE)} FINAL WHERE batch_id = {{b:String}}
+                """,
+                parameters={"b": batch_id},
+            ).result_rows
+            if not rows:
+                return "missing"
+            status, owner, fresh = str(rows[0][0]), str(rows[0][1]), bool(rows[0][2])
+            if status != "started":
+                return status
+            if not fresh or _dead(owner):
+                return "dead"
+            if time.monotonic() > deadline:
+                return "started"
+            time.sleep(0.5)
 
     # -- the landing pipeline of a batch -----------------------------------------------------
     #
@@ -212,6 +340,7 @@ class Landing:
         if not rows.num_rows:
             return
         if self._engine_path is None:
+            self.heartbeat(batch_id)  # other processes may load through the same server
             self.client.insert_arrow(self._landing(batch_id), rows, database=self.database)
             return
         self._insert_checked(batch_id, "Python(arrow_rows)", PIPELINE_SETTINGS, arrow_rows=rows)
@@ -398,16 +527,34 @@ class Landing:
             raise RuntimeError(
                 f"batch {batch_id}: read {rows_read} rows but landed {landed} and quarantined {quarantined}"
             )
-        self.client.command(
-            f"""
-            INSERT INTO {self.table(AUDIT_TABLE)}
-            SELECT batch_id, source, source_checksum, source_bytes,
-                   {{r:UInt64}}, {{l:UInt64}}, {{q:UInt64}}, 'committed', {{m:String}},
-                   started_at, now64(6), now64(6), now64(6)
-            FROM {self.table(AUDIT_TABLE)} FINAL WHERE batch_id = {{b:String}}
-            """,
-            parameters={"b": batch_id, "r": rows_read, "l": landed, "q": quarantined, "m": message},
-        )
+        # load_sequence: one more than any committed batch, read in the same statement, so a load
+        # that commits after another always ranks after it (latest load wins, by construction).
+        # Two loads committing at the same instant can read the same maximum: the one with the
+        # larger batch id then commits again, after the other.
+        for _ in range(100):
+            self.client.command(
+                f"""
+                INSERT INTO {self.table(AUDIT_TABLE)} ({", ".join(AUDIT_COLUMNS)})
+                SELECT batch_id, source, source_checksum, source_bytes,
+                       {{r:UInt64}}, {{l:UInt64}}, {{q:UInt64}}, 'committed', {{m:String}},
+                       started_at, now64(6), now64(6), now64(6),
+                       (SELECT max(load_sequence) FROM {self.table(AUDIT_TABLE)} FINAL) + 1, loader
+                FROM {self.table(AUDIT_TABLE)} FINAL WHERE batch_id = {{b:String}}
+                """,
+                parameters={"b": batch_id, "r": rows_read, "l": landed, "q": quarantined, "m": message},
+            )
+            clash = self.client.query(
+                f"""
+                SELECT count() FROM {self.table(AUDIT_TABLE)} FINAL
+                WHERE status = 'committed' AND batch_id < {{b:String}} AND load_sequence = (
+                    SELECT load_sequence FROM {self.table(AUDIT_TABLE)} FINAL WHERE batch_id = {{b:String}}
+                )
+                """,
+                parameters={"b": batch_id},
+            ).result_rows[0][0]
+            if not clash:
+                break
+        self._heartbeats.pop(batch_id, None)
         return BatchCounts(rows_read, landed, quarantined)
 
     def fail(self, batch_id: str, message: str) -> None:
@@ -424,11 +571,14 @@ class Landing:
             )
 
     def _set_status(self, batch_id: str, status: str, message: str) -> None:
+        if status != "started":
+            self._heartbeats.pop(batch_id, None)
         self.client.command(
             f"""
-            INSERT INTO {self.table(AUDIT_TABLE)}
+            INSERT INTO {self.table(AUDIT_TABLE)} ({", ".join(AUDIT_COLUMNS)})
             SELECT batch_id, source, source_checksum, source_bytes, rows_read, rows_landed,
-                   rows_quarantined, {{st:String}}, {{m:String}}, started_at, now64(6), NULL, now64(6)
+                   rows_quarantined, {{st:String}}, if({{st:String}} = 'started', message, {{m:String}}),
+                   started_at, if({{st:String}} = 'started', NULL, now64(6)), NULL, now64(6), 0, loader
             FROM {self.table(AUDIT_TABLE)} FINAL WHERE batch_id = {{b:String}}
             """,
             parameters={"b": batch_id, "st": status, "m": message[:2000]},

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from loaders.config import retained_from
 from loaders.faults import checkpoint
 from loaders.generator import GeneratorSpec, generate
-from loaders.landing import Landing
+from loaders.landing import Landing, LoadInProgress
 from loaders.progress import LoadProgress
 from loaders.readers import (
     BytesRead,
@@ -61,6 +61,8 @@ class LoadResult:
 
 
 SAMPLE_REJECTS = 20
+# how long a load waits for another load of the same file that went first
+CONCURRENT_WAIT_SECONDS = 1800
 
 
 def as_text(batch: SourceBatch) -> pa.Table:
@@ -146,7 +148,10 @@ def _land(
                 ),
             )
     aborted = landing.abort_unfinished(digest)
-    batch_id = landing.begin(name, digest, size)
+    try:
+        batch_id = landing.begin(name, digest, size, force=options.force)
+    except LoadInProgress as other:
+        return _after_concurrent_load(landing, name, digest, size, land_rows, options, other, started)
     checkpoint("after_begin")
     result = LoadResult(name, "loaded", batch_id)
     if aborted:
@@ -179,6 +184,40 @@ def _land(
         result.rejected_sample = landing.rejected_sample(batch_id, SAMPLE_REJECTS)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _after_concurrent_load(
+    landing: Landing,
+    name: str,
+    digest: str,
+    size: int,
+    land_rows: Callable[[str], int],
+    options: LoadOptions,
+    other: LoadInProgress,
+    started: float,
+) -> LoadResult:
+    """Another load of the same file went first: wait for it; load only if it did not commit."""
+    status = "committed" if other.committed else landing.wait_for(other.batch_id, CONCURRENT_WAIT_SECONDS)
+    if status == "committed" and not options.force:
+        return LoadResult(
+            name,
+            "skipped",
+            other.batch_id,
+            message=f"loaded meanwhile by another load of the same file (batch {other.batch_id})",
+            seconds=time.perf_counter() - started,
+        )
+    if status == "started":
+        return LoadResult(
+            name,
+            "failed",
+            other.batch_id,
+            message=(
+                f"another load of the same file (batch {other.batch_id}) is still running after "
+                f"{CONCURRENT_WAIT_SECONDS}s; nothing of this load was kept, run it again later"
+            ),
+            seconds=time.perf_counter() - started,
+        )
+    return _land(landing, name, digest, size, land_rows, options)
 
 
 def _stream(

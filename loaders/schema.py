@@ -79,6 +79,37 @@ def _column_ddl(columns: tuple[Column, ...]) -> str:
     )
 
 
+# load_audit columns added after the first release: created with the table, and added to an
+# existing one by raw_table_ddl's ALTER statements
+AUDIT_ADDED = (
+    (
+        "load_sequence",
+        "UInt64 DEFAULT 0 COMMENT 'Commit order, 1, 2, ...: later loads win (0: not committed)'",
+    ),
+    (
+        "loader",
+        "String DEFAULT '' COMMENT 'Process loading the batch (host:pid:start): a live load or a dead one'",
+    ),
+)
+AUDIT_ADDED_COLUMNS = ",\n    ".join(f"`{name}` {spec}" for name, spec in AUDIT_ADDED)
+AUDIT_COLUMNS = (
+    "batch_id",
+    "source",
+    "source_checksum",
+    "source_bytes",
+    "rows_read",
+    "rows_landed",
+    "rows_quarantined",
+    "status",
+    "message",
+    "started_at",
+    "finished_at",
+    "committed_at",
+    "_updated_at",
+    *(name for name, _ in AUDIT_ADDED),
+)
+
+
 def raw_table_ddl(database: str, retention_years: int = 5) -> list[str]:
     """CREATE statements for the raw tables (idempotent). School year Y leaves the landed rows on
     1 July of Y + retention_years, like every dbt model (macros/retention.sql).
@@ -129,10 +160,15 @@ CREATE TABLE IF NOT EXISTS `{database}`.`{AUDIT_TABLE}` (
     `started_at` DateTime64(6),
     `finished_at` Nullable(DateTime64(6)),
     `committed_at` Nullable(DateTime64(6)) COMMENT 'Commit marker: rows are visible once set',
-    `_updated_at` DateTime64(6) DEFAULT now64(6)
+    `_updated_at` DateTime64(6) DEFAULT now64(6),
+    {AUDIT_ADDED_COLUMNS}
 )
 ENGINE = ReplacingMergeTree(_updated_at)
 ORDER BY batch_id
 COMMENT 'One record per load (read with FINAL). rows_read = rows_landed + rows_quarantined.'
 """,
+        *(
+            f"ALTER TABLE `{database}`.`{AUDIT_TABLE}` ADD COLUMN IF NOT EXISTS `{name}` {spec}"
+            for name, spec in AUDIT_ADDED
+        ),
     ]

@@ -18,16 +18,10 @@ distributions as (
     {%- endif %}
 ),
 
-batch_order as (
-    -- the batches of the sections' latest versions, in version order (picks the latest names)
-    {{ batch_order('distributions', 'tupleElement(latest_version, 1)') }}
-),
-
 versioned_distributions as (
     select
         *,
-        {{ score_version_number('tupleElement(latest_version, 1)', 'tupleElement(latest_version, 2)') }}
-        as version_number
+        latest_version as version_number
     from distributions
 ),
 

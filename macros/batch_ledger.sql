@@ -22,6 +22,25 @@
     {%- if cluster %}on cluster {{ cluster }}{% endif -%}
 {%- endmacro %}
 
+{#- on-run-start: a build before any load stops with what to do, not an engine error. -#}
+{% macro require_loaded_data() -%}
+    {%- if execute and flags.WHICH in ('build', 'run', 'test') -%}
+        {%- set audit = source('raw', 'load_audit') -%}
+        {%- set found = run_query(
+            "select count() from system.tables where database = '" ~ audit.schema ~ "' and name = '"
+            ~ audit.identifier ~ "'"
+        ).columns[0].values()[0] -%}
+        {%- if not found -%}
+            {{ exceptions.raise_compiler_error(
+                "No scores have been loaded into this warehouse yet (" ~ audit.schema ~ " has no "
+                ~ audit.identifier ~ " table). Load data first: `scores generate --rows 100000` or "
+                ~ "`scores load <files>`, then run dbt build."
+            ) }}
+        {%- endif -%}
+    {%- endif -%}
+    select 1
+{%- endmacro %}
+
 {% macro batch_ledger_relation() -%}
     `{{ target.schema }}`.`dbt_batch_ledger`
 {%- endmacro %}
@@ -133,6 +152,7 @@
         "{{ record_applied_batches(" ~ upstream_arg ~ ") }}",
         "{{ drop_changes() }}",
         "{{ delete_expired_rows() }}",
+        "{{ apply_retention_ttl() }}",
     ]) }}
 {%- endmacro %}
 
@@ -152,6 +172,8 @@
         REPLACE PARTITION. A reader sees a school year either before or after the run, never
         with groups deleted and not yet re-inserted. Costs a copy of the touched years' rows,
         which is cheap for aggregates.
+        Every school year the run touched is swapped, an emptied one too (overwrite_touched_years,
+        macros/insert_overwrite.sql).
       'rows' (per-score build layers): delete the touched keys, insert their new rows. Cost
         grows with the delta only; during the run a touched score is briefly absent.
 -#}
@@ -179,6 +201,7 @@
         'projections': projections,
         'column_codecs': column_codecs,
         'pre_hook': batch_recompute_pre_hooks(key_columns, keys_sql, publish),
+        'overwrite_touched_years': publish == 'partitions',
         'post_hook': batch_recompute_post_hooks(upstream),
     }) }}
 {%- endmacro %}

@@ -36,3 +36,52 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- Whether `relation` (a table) was created with today's retention rule: a changed
+    retention_years must reach tables made under the old one. -#}
+{% macro has_current_ttl(relation) -%}
+    {%- if not execute -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select count() from system.tables where database = '" ~ relation.schema ~ "' and name = '"
+        ~ relation.identifier ~ "' and position(create_table_query, 'TTL " ~ retention_ttl() | trim ~ "') > 0"
+    ).columns[0].values()[0] -%}
+    {{ return(found > 0) }}
+{%- endmacro %}
+
+{#- Post-hook of every table keyed by school year: bring its TTL to the current rule (the rows
+    themselves are deleted by delete_expired_rows; recomputing TTLs of every part would rewrite it). -#}
+{% macro apply_retention_ttl() -%}
+    {%- if is_incremental() and not has_current_ttl(this) -%}
+        alter table {{ this }} {{ cluster_clause() }} modify ttl {{ retention_ttl() }}
+        settings materialize_ttl_after_modify = 0
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- on-run-start: the raw score ledger follows the same rule. Its TTL is set by the loaders when
+    they create it; after a change of retention_years, the next build updates it and deletes the
+    expired rows, so every layer, raw included, drops a school year at once. -#}
+{% macro apply_retention_to_sources() -%}
+    {%- if execute -%}
+        {%- set scores = source('raw', 'student_scores') -%}
+        {%- set exists = run_query(
+            "select count() from system.tables where database = '" ~ scores.schema
+            ~ "' and name = '" ~ scores.identifier ~ "'"
+        ).columns[0].values()[0] -%}
+        {%- if exists -%}
+            {%- if not has_current_ttl(scores) -%}
+                {%- do run_query(
+                    "alter table " ~ scores ~ " " ~ cluster_clause() ~ " modify ttl " ~ retention_ttl()
+                    ~ " settings materialize_ttl_after_modify = 0"
+                ) -%}
+            {%- endif -%}
+            {%- if has_rows(scores, "not (" ~ is_retained() ~ ")") -%}
+                {%- do run_query("delete from " ~ scores ~ " where not (" ~ is_retained() ~ ")") -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+    select 1
+{%- endmacro %}

@@ -10,7 +10,9 @@
     - median_score, q1_score, q3_score: exact quantiles, linear interpolation between the two
       nearest ranks (same definition as ClickHouse quantileExactInclusive and PostgreSQL
       percentile_cont);
-    - score_stddev: population standard deviation from integer sums (independent of row order);
+    - score_stddev: population standard deviation, sqrt(n*Σx² - (Σx)²) / n with the numerator
+      exact in 128-bit integers (one rounding, in the square root: Σx²/n - avg² in floating point
+      cancels on large, nearly constant groups);
     - band counts: bounds from seeds/score_bands.csv.
 -#}
 
@@ -56,7 +58,9 @@
     {{ _histogram_quantile(h, 0.75) }} as q3_score,
     mapKeys({{ h }})[1] as min_score,
     mapKeys({{ h }})[-1] as max_score,
-    sqrt(greatest({{ _histogram_sum(h, 2) }} / student_count - pow(avg_score, 2), 0)) as score_stddev,
+    {#- population variance n*Σx² - (Σx)² over n², its numerator exact in 128-bit integers -#}
+    sqrt(toFloat64(toUInt128(student_count) * {{ _histogram_sum(h, 2) }}
+        - toUInt128({{ _histogram_sum(h) }}) * {{ _histogram_sum(h) }})) / student_count as score_stddev,
     {{ _histogram_sum(levels) }} / student_count as avg_performance_level,
     {{ _histogram_band(h, 'excellent') }} as excellent_count,
     {{ _histogram_band(h, 'good') }} as good_count,

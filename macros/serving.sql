@@ -18,9 +18,10 @@
     }) }}
 {%- endmacro %}
 
-{#- dictGet on a dictionary model: the dictionary's name as a string literal and a key tuple. -#}
+{#- dictGetOrNull on a dictionary model (a missing key is NULL, never a default value): the
+    dictionary's name as a string literal and a key tuple. -#}
 {% macro dict_get(dictionary, attribute, key_columns) -%}
-    dictGet(
+    dictGetOrNull(
         '{{ ref(dictionary).schema }}.{{ ref(dictionary).identifier }}',
         '{{ attribute }}',
         ({% for column in key_columns %}{{ column }}{% if not loop.last %}, {% endif %}{% endfor %})

@@ -16,11 +16,6 @@ section_scores as (
     {%- endif %}
 ),
 
-batch_order as (
-    -- the batches of these scores, in version order (score_version_number ranks them)
-    {{ batch_order('section_scores') }}
-),
-
 versioned_scores as (
     select
         *,
@@ -55,5 +50,5 @@ select
     district_name,
     score_histogram,
     performance_level_histogram,
-    {{ score_version_of_number('latest_version_number') }} as latest_version
+    latest_version_number as latest_version
 from sections

@@ -1,6 +1,6 @@
 {#-
-    One row per student, test and school year: the latest version of the score (the latest load
-    wins; see macros/score_logic.sql). Incremental by load batch (macros/batch_ledger.sql): a run
+    One row per student, test and school year: the latest version of the score (the load committed
+    last wins, then the later row of its file; see macros/score_logic.sql). Incremental by load batch (macros/batch_ledger.sql): a run
     deletes the scores its new batches touch and inserts their latest versions.
     The sort order has no state_id, so state-level questions asked of the raw facts (the design's
     Query 3: districts of a state with count, average and median) are served by an aggregate
@@ -39,7 +39,7 @@ latest as (
     -- the newest version of every score: read in key order, keep the first row per key
     select *
     from versions
-    order by school_year asc, test_id asc, student_id asc, _batch_id desc, _row_number desc
+    order by school_year asc, test_id asc, student_id asc, _load_sequence desc, _row_number desc
     limit 1 by school_year, test_id, student_id
 )
 
@@ -62,6 +62,7 @@ select
     latest.school_name as school_name,
     latest.district_name as district_name,
     latest._batch_id as _batch_id,
+    latest._load_sequence as _load_sequence,
     latest._row_number as _row_number
 from latest
 inner join {{ ref('int_performance_level_cuts') }} as cuts

@@ -20,9 +20,9 @@
     ('overall_score', 'UInt8', source.format('overall_score')),
     ('performance_level', 'UInt8', source.format('performance_level')),
     ('dimension_scores', 'String', source.format('dimension_scores')),
-    ('classroom_avg_score', 'Float64', student_context_average('classroom', source)),
-    ('school_grade_avg_score', 'Float64', student_context_average('school_grade', source)),
-    ('district_grade_avg_score', 'Float64', student_context_average('district_grade', source)),
+    ('classroom_avg_score', 'Nullable(Float64)', student_context_average('classroom', source)),
+    ('school_grade_avg_score', 'Nullable(Float64)', student_context_average('school_grade', source)),
+    ('district_grade_avg_score', 'Nullable(Float64)', student_context_average('district_grade', source)),
 ] -%}
 {#-
     Memory: a bulk insert into EmbeddedRocksDB gathers bulk_insert_block_size rows (default about

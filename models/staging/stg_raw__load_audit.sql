@@ -11,5 +11,6 @@ select
     message,
     started_at,
     finished_at,
-    committed_at
+    committed_at,
+    load_sequence
 from {{ source('raw', 'load_audit') }} final

@@ -1,4 +1,19 @@
--- Score rows of committed load batches only: a batch still loading (or killed mid-load) is invisible.
+-- Score rows of committed load batches only: a batch still loading (or killed mid-load) is
+-- invisible. Each row carries its batch's commit order (_load_sequence): the later load wins.
+with
+
+scores as (
+    select * from {{ source('raw', 'student_scores') }}
+),
+
+committed_batches as (
+    select
+        batch_id,
+        load_sequence
+    from {{ source('raw', 'load_audit') }} final
+    where status = 'committed'
+)
+
 select
     student_id,
     teacher_id,
@@ -17,10 +32,15 @@ select
     overall_performance_level as reported_performance_level,
     dimension_scores,
     _batch_id,
+    -- a lookup, not a join: the fact table reads this view in the ledger's sort order; the cast
+    -- drops the LowCardinality that the lookup of a LowCardinality batch id returns
+    cast(transform(
+        _batch_id,
+        (select groupArray(batches.batch_id) from committed_batches as batches),
+        (select groupArray(batches.load_sequence) from committed_batches as batches),
+        toUInt64(0)
+    ) as UInt64) as _load_sequence,
     _row_number,
     _loaded_at
-from {{ source('raw', 'student_scores') }}
-where _batch_id in (
-    select batches.batch_id from {{ ref('stg_raw__load_audit') }} as batches
-    where batches.status = 'committed'
-)
+from scores
+where _batch_id in (select batches.batch_id from committed_batches as batches)

@@ -64,22 +64,25 @@ RAW_COLUMNS = (
 
 
 def committed_raw_rows(client: Any, raw_db: str) -> list[dict[str, Any]]:
+    """Committed rows, each with its batch's commit time (the oracle's notion of "later load")."""
     result = client.query(
         f"""
-        SELECT {", ".join(RAW_COLUMNS)} FROM `{raw_db}`.student_scores
-        WHERE _batch_id IN (SELECT batch_id FROM `{raw_db}`.load_audit FINAL WHERE status = 'committed')
+        SELECT {", ".join(f"s.{c}" for c in RAW_COLUMNS)}, a.committed_at
+        FROM `{raw_db}`.student_scores AS s
+        INNER JOIN (SELECT batch_id, committed_at FROM `{raw_db}`.load_audit FINAL WHERE status = 'committed') AS a
+            ON s._batch_id = a.batch_id
         """
     )
-    return [dict(zip(RAW_COLUMNS, row, strict=True)) for row in result.result_rows]
+    return [dict(zip((*RAW_COLUMNS, "_committed_at"), row, strict=True)) for row in result.result_rows]
 
 
 def current_scores(raw_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest version of every score: highest (batch id, row number)."""
+    """The latest version of every score: the batch committed last, then the highest row number."""
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in raw_rows:
         key = tuple(row[k] for k in SCORE_KEY)
-        if key not in latest or (row["_batch_id"], row["_row_number"]) > (
-            latest[key]["_batch_id"],
+        if key not in latest or (row["_committed_at"], row["_row_number"]) > (
+            latest[key]["_committed_at"],
             latest[key]["_row_number"],
         ):
             latest[key] = row

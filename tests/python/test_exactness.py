@@ -139,7 +139,7 @@ def test_full_refresh_equals_incremental(warehouse, tmp_path):
             name
             for (name,) in warehouse.rows(
                 "SELECT name FROM system.columns WHERE database = {d:String} AND table = {t:String} "
-                "AND name NOT IN ('latest_version', '_batch_id', '_row_number', 'versions_loaded')",
+                "AND name NOT IN ('latest_version', '_batch_id', '_load_sequence', '_row_number', 'versions_loaded')",
                 d=warehouse.db,
                 t=table,
             )
