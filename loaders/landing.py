@@ -501,6 +501,60 @@ class Landing:
             )
         return moved
 
+    def quarantine_state_conflicts(self, batch_id: str, source: str) -> int:
+        """Move rows that put a district in another state to the quarantine.
+
+        A district is in one state: the marts group districts by state, and a district reported
+        under two states would be counted twice. The state known from committed loads wins; a
+        district new to the warehouse takes the state of its first row in this batch.
+        """
+        scores, audit = self.table(SCORES_TABLE), self.table(AUDIT_TABLE)
+        params = {"b": batch_id, "s": source}
+        before = self.counts(batch_id)[1]
+        self.client.command(
+            f"""
+            INSERT INTO {self.table(QUARANTINE_TABLE)}
+                (_batch_id, source, row_number, column, reason, raw_row)
+            WITH
+                batch_districts AS (
+                    SELECT district_id, argMin(state_id, _row_number) AS first_state,
+                           argMin(_row_number, _row_number) AS first_row
+                    FROM {scores} WHERE _batch_id = {{b:String}} GROUP BY district_id
+                ),
+                known AS (
+                    SELECT district_id, any(state_id) AS state
+                    FROM {scores}
+                    WHERE _batch_id IN (SELECT batch_id FROM {audit} FINAL WHERE status = 'committed')
+                      AND district_id IN (SELECT district_id FROM batch_districts)
+                    GROUP BY district_id
+                )
+            SELECT {{b:String}}, {{s:String}}, r._row_number, 'state_id',
+                   if(k.district_id != '',
+                      concat('district ', r.district_id, ' is in state ', k.state,
+                             ' (earlier loads); this row says ', r.state_id),
+                      concat('district ', r.district_id, ' is in state ', d.first_state, ' (row ',
+                             toString(d.first_row), ' of this file); this row says ', r.state_id)),
+                   formatRowNoNewline('JSONEachRow', {", ".join(f"r.{c}" for c in INPUT_COLUMN_NAMES)})
+            FROM {scores} AS r
+            INNER JOIN batch_districts AS d ON r.district_id = d.district_id
+            LEFT JOIN known AS k ON r.district_id = k.district_id
+            WHERE r._batch_id = {{b:String}}
+              AND r.state_id != if(k.district_id != '', k.state, d.first_state)
+            SETTINGS join_use_nulls = 0
+            """,
+            parameters=params,
+        )
+        moved = self.counts(batch_id)[1] - before
+        if moved:
+            self.client.command(
+                f"""
+                DELETE FROM {scores} WHERE _batch_id = {{b:String}} AND _row_number IN (
+                    SELECT row_number FROM {self.table(QUARANTINE_TABLE)} WHERE _batch_id = {{b:String}})
+                """,
+                parameters=params,
+            )
+        return moved
+
     def rejected_sample(self, batch_id: str, limit: int) -> list[tuple[int, str, str]]:
         rows = self.client.query(
             f"""

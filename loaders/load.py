@@ -164,6 +164,7 @@ def _land(
         finally:
             landing.close_pipeline(batch_id)
         duplicates = landing.quarantine_duplicates(batch_id, name)
+        conflicts = landing.quarantine_state_conflicts(batch_id, name)
         checkpoint("before_commit")
         counts = landing.commit(batch_id, rows_read, message=result.message.strip())
         checkpoint("after_commit")
@@ -180,6 +181,8 @@ def _land(
     )
     if duplicates:
         result.message += f"{duplicates} duplicate row(s) quarantined. "
+    if conflicts:
+        result.message += f"{conflicts} row(s) naming a district's other state quarantined. "
     if counts.rows_quarantined:
         result.rejected_sample = landing.rejected_sample(batch_id, SAMPLE_REJECTS)
     result.seconds = time.perf_counter() - started

@@ -69,8 +69,9 @@ def committed_raw_rows(client: Any, raw_db: str) -> list[dict[str, Any]]:
         f"""
         SELECT {", ".join(f"s.{c}" for c in RAW_COLUMNS)}, a.committed_at
         FROM `{raw_db}`.student_scores AS s
-        INNER JOIN (SELECT batch_id, committed_at FROM `{raw_db}`.load_audit FINAL WHERE status = 'committed') AS a
-            ON s._batch_id = a.batch_id
+        INNER JOIN (
+            SELECT batch_id, committed_at FROM `{raw_db}`.load_audit FINAL WHERE status = 'committed'
+        ) AS a ON s._batch_id = a.batch_id
         """
     )
     return [dict(zip((*RAW_COLUMNS, "_committed_at"), row, strict=True)) for row in result.result_rows]

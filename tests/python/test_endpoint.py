@@ -212,3 +212,58 @@ def test_loaders_and_dbt_build_through_the_endpoint_while_clients_read(served: S
     assert reads > 10
     bi = _client(served, "bi")
     assert bi.query("SELECT sum(student_count) FROM scores.agg_classroom_scores").result_rows == [(3_000,)]
+
+
+def test_two_loads_of_one_file_at_once_commit_it_once(served: Served, tmp_path: Path) -> None:
+    """Two `scores load` processes on the same file at the same time, through the endpoint: the
+    file is committed once, the other load waits and reports it, nobody rolls back a live load."""
+    path = tmp_path / "same.csv"
+    generated = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loaders.cli",
+            "generate",
+            "--rows",
+            "30000",
+            "--seed",
+            "77",
+            "--out",
+            str(path),
+        ],
+        env=_as_server(served),
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert generated.returncode == 0, generated.stderr
+    for trial in range(3):
+        copy = tmp_path / f"same-{trial}.csv"
+        copy.write_bytes(path.read_bytes() + b"\n" * trial)  # a new checksum per trial
+        loads = [
+            subprocess.Popen(
+                [sys.executable, "-m", "loaders.cli", "load", "--quiet", str(copy)],
+                env=_as_server(served),
+                cwd=PROJECT_DIR,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [load.communicate(timeout=600)[0] for load in loads]
+        assert [load.returncode for load in loads] == [0, 0], outputs
+        assert not any("Traceback" in out for out in outputs), outputs
+        assert sum("loaded meanwhile" in out or "already loaded" in out for out in outputs) == 1, outputs
+        writer = _client(served)
+        committed = writer.query(
+            "SELECT batch_id FROM scores_raw.load_audit FINAL "
+            "WHERE status = 'committed' AND source LIKE {p:String}",
+            parameters={"p": f"%same-{trial}.csv"},
+        ).result_rows
+        assert len(committed) == 1, committed
+        assert writer.query(
+            "SELECT count() FROM scores_raw.student_scores WHERE _batch_id = {b:String}",
+            parameters={"b": committed[0][0]},
+        ).result_rows == [(30_000,)]

@@ -25,9 +25,11 @@ from loaders.generator import GeneratorSpec, generate
 from loaders.load import LoadOptions, load_file, load_generated
 from loaders.progress import LoadProgress
 from loaders.readers import discover
+from loaders.reference import load_reference
 from loaders.schema import INPUT_COLUMN_NAMES
 
 QUIET = LoadProgress(enabled=False)
+REFERENCE = load_reference()
 SLICES = 5
 BASE = pa.Table.from_batches(list(generate(GeneratorSpec(rows=2_000, seed=5, school_years=(2025, 2026)))))
 
@@ -59,7 +61,10 @@ def _write_corrections(path: Path, current: list[dict], count: int, move: bool, 
         writer = csv.writer(handle)
         writer.writerow(INPUT_COLUMN_NAMES)
         for row in chosen:
-            values = {**row, "overall_score": rng.randint(0, 100)}
+            score = rng.randint(0, 100)
+            # a corrected score comes with its level, as a source system reports it
+            level = REFERENCE.level_for(row["subject"], score)
+            values = {**row, "overall_score": score, "overall_performance_level": level}
             if move:
                 values["teacher_id"] = rng.choice([*teachers, "T-NEW"])
                 values["teacher_name"] = "Reassigned Teacher"
@@ -139,7 +144,8 @@ def test_full_refresh_equals_incremental(warehouse, tmp_path):
             name
             for (name,) in warehouse.rows(
                 "SELECT name FROM system.columns WHERE database = {d:String} AND table = {t:String} "
-                "AND name NOT IN ('latest_version', '_batch_id', '_load_sequence', '_row_number', 'versions_loaded')",
+                "AND name NOT IN "
+                "('latest_version', '_batch_id', '_load_sequence', '_row_number', 'versions_loaded')",
                 d=warehouse.db,
                 t=table,
             )

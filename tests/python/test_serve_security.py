@@ -59,7 +59,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         server.ok("CREATE DATABASE IF NOT EXISTS scores")
         server.ok("CREATE DATABASE IF NOT EXISTS scores_raw")
         server.ok(
-            "CREATE TABLE scores.sentinel (teacher_id String, score UInt8) ENGINE = MergeTree ORDER BY teacher_id"
+            "CREATE TABLE scores.sentinel (teacher_id String, score UInt8) "
+            "ENGINE = MergeTree ORDER BY teacher_id"
         )
         server.ok("INSERT INTO scores.sentinel VALUES ('T1', 70), ('T2', 80)")
         server.ok("CREATE TABLE scores_raw.quarantine (source String) ENGINE = MergeTree ORDER BY source")
@@ -153,13 +154,15 @@ def _writer_attacks(secret: Path, canary: Path, port: int) -> list[tuple[str, st
         ),
         (
             "dictionary from a server",
-            f"CREATE DICTIONARY scores.d (a String) PRIMARY KEY a SOURCE(CLICKHOUSE(HOST '127.0.0.1' PORT {port} "
-            "TABLE 'x')) LAYOUT(COMPLEX_KEY_HASHED()) LIFETIME(0)",
+            "CREATE DICTIONARY scores.d (a String) PRIMARY KEY a "
+            f"SOURCE(CLICKHOUSE(HOST '127.0.0.1' PORT {port} TABLE 'x')) "
+            "LAYOUT(COMPLEX_KEY_HASHED()) LIFETIME(0)",
         ),
         (
             "dictionary whose query reads a file",
             "CREATE DICTIONARY scores.d (line String) PRIMARY KEY line SOURCE(CLICKHOUSE(QUERY "
-            f"'SELECT line FROM file(''{secret}'', ''LineAsString'')')) LAYOUT(COMPLEX_KEY_HASHED()) LIFETIME(0)",
+            f"'SELECT line FROM file(''{secret}'', ''LineAsString'')')) "
+            "LAYOUT(COMPLEX_KEY_HASHED()) LIFETIME(0)",
         ),
         ("attach from path", f"ATTACH TABLE scores.a FROM '{secret.parent}' (a String) ENGINE = Memory"),
         ("write outside the project", "CREATE TABLE default.x (a UInt8) ENGINE = Memory"),
@@ -207,7 +210,8 @@ def test_attack_matrix(served: Served, secret: Path, tmp_path: Path, who: str) -
                 "OPTIMIZE TABLE scores.sentinel",
             ):
                 reply = served.request(sql, user)
-                assert reply.status == 403 and "readonly" in reply.text, (sql, reply.text)
+                assert reply.status == 403, (sql, reply.text)
+                assert "readonly" in reply.text, (sql, reply.text)
     finally:
         time.sleep(0.3)
         listener.close()
@@ -267,7 +271,8 @@ def test_limits_cannot_be_lifted(served: Served) -> None:
     # the reader's time limit stops a long query
     started = time.monotonic()
     reply = served.request("SELECT count() FROM numbers(100000000000000) WHERE sleepEachRow(0) = 0", "bi")
-    assert reply.status != 200 and "TIMEOUT_EXCEEDED" in reply.text, reply.text
+    assert reply.status != 200
+    assert "TIMEOUT_EXCEEDED" in reply.text, reply.text
     assert time.monotonic() - started < 30
     # and lowering a limit is allowed
     assert (
@@ -287,7 +292,8 @@ def test_one_huge_request_does_not_stall_the_server(served: Served) -> None:
     assert served.alive()
     assert time.monotonic() - started < 5
     worker.join(60)
-    assert result and result[0] in (200, 400)
+    assert result
+    assert result[0] in (200, 400)
 
 
 def test_decompression_bomb_stops_at_the_limit(served: Served) -> None:
@@ -329,7 +335,10 @@ def _auth(user: str = "loader", password: str = "l-secret") -> bytes:
 
 
 def test_request_framing(served: Served) -> None:
-    head = b"POST /?query=INSERT%20INTO%20scores_raw.quarantine%20FORMAT%20LineAsString HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head = (
+        b"POST /?query=INSERT%20INTO%20scores_raw.quarantine%20FORMAT%20LineAsString HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\n"
+    )
     before = _state(served)
     # a negative length, a negative or non-hex chunk size: refused, nothing read to the end
     assert b" 400 " in _raw(served, head + _auth() + b"Content-Length: -1\r\n\r\n" + b"x\n" * 1000)[:20]
@@ -397,9 +406,12 @@ def test_queries_can_be_killed_and_stop_when_the_client_leaves(served: Served) -
     other_users = {"bi2": {"password": "x", "role": "readonly"}}
     del other_users
     reply = served.request("KILL QUERY WHERE query_id = 'kill-me' SYNC", "bi")
-    assert reply.status == 200 and "kill-me" in reply.text, reply.text
+    assert reply.status == 200, reply.text
+    assert "kill-me" in reply.text
     worker.join(10)
-    assert not worker.is_alive() and outcome and "QUERY_WAS_CANCELLED" in outcome[0], outcome
+    assert not worker.is_alive()
+    assert outcome
+    assert "QUERY_WAS_CANCELLED" in outcome[0], outcome
     # a client that goes away: its query is cancelled, so the same id is free again at once
     with socket.create_connection(("127.0.0.1", served.port)) as s:
         body = slow.encode()
@@ -470,11 +482,14 @@ def test_errors_name_no_host_paths(served: Served) -> None:
     reply = served.request("SELECT * FROM scores.no_such_table", "bi")
     assert reply.status == 404
     text = reply.text
-    assert str(served.data_dir) not in text and "Traceback" not in text and "SETTINGS readonly" not in text
+    assert str(served.data_dir) not in text
+    assert "Traceback" not in text
+    assert "SETTINGS readonly" not in text
     assert text.startswith("Code: 60. DB::Exception:")
     assert reply.headers["x-clickhouse-exception-code"] == "60"
     bad = served.request("SELEC 1", "bi")
-    assert bad.status == 400 and bad.text.startswith("Code: 62.")
+    assert bad.status == 400
+    assert bad.text.startswith("Code: 62.")
     assert "parseQueryToJSON" not in bad.text
 
 
@@ -482,7 +497,8 @@ def test_default_configuration_requires_credentials(tmp_path: Path) -> None:
     """No users configured: a users file with random passwords is generated; nothing is open."""
     with serving(tmp_path, env={"SCORES_SERVE_USERS_FILE": ""}, users=None) as server:
         generated = Path(str(server.data_dir) + ".serve") / "users.json"
-        assert generated.exists() and generated.stat().st_mode & 0o077 == 0
+        assert generated.exists()
+        assert generated.stat().st_mode & 0o077 == 0
         users = json.loads(generated.read_text())
         assert {u["role"] for u in users.values()} == {"readonly", "readwrite"}
         assert server.request("SELECT 1", None).status == 401
