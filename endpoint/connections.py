@@ -79,8 +79,8 @@ class Connections:
         setup: Callable[[str], list[str]],
         max_idle_per_key: int = 4,
         max_idle: int = 64,
-        max_sessions: int = 256,
-        max_sessions_per_user: int = 32,
+        max_sessions: int = 512,
+        max_sessions_per_user: int = 128,
     ) -> None:
         self._open_raw = open_raw
         self._setup = setup  # user name -> the statements of its role's setup
@@ -171,20 +171,26 @@ class Connections:
     # -- sessions --------------------------------------------------------------------------
 
     def session(self, session_id: str, user: str, timeout: float) -> Session:
+        evicted: list[Connection] = []
         with self._lock:
             self._expire()
             session = self._sessions.get(session_id)
             if session is not None and session.user != user:
-                raise QueryError(SESSION_IS_LOCKED, f"Session {session_id} is locked by another user", None)
+                raise QueryError(SESSION_IS_LOCKED, f"Session {session_id} is locked by another user")
             if session is None:
-                if (
-                    len(self._sessions) >= self.max_sessions
-                    or sum(1 for s in self._sessions.values() if s.user == user) >= self.max_sessions_per_user
+                # at a limit, the least recently used idle session of this user (else of anyone)
+                # makes room: clients such as SQLAlchemy pools open a session per connection
+                mine = [s for s in self._sessions.values() if s.user == user]
+                if len(mine) >= self.max_sessions_per_user:
+                    evicted += self._evict_idle(mine)
+                if len(self._sessions) >= self.max_sessions:
+                    evicted += self._evict_idle(list(self._sessions.values()))
+                if len(self._sessions) >= self.max_sessions or (
+                    sum(1 for s in self._sessions.values() if s.user == user) >= self.max_sessions_per_user
                 ):
-                    raise QueryError(
-                        TOO_MANY_SIMULTANEOUS_QUERIES, "too many open sessions; close some first"
-                    )
-                session = None
+                    raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "too many sessions are running queries")
+        for connection in evicted:
+            connection.close()
         if session is None:
             created = Session(self.open(user, {}), timeout, user)
             with self._lock:
@@ -196,6 +202,16 @@ class Connections:
         session.timeout = timeout
         session.last_used = time.monotonic()
         return session
+
+    def _evict_idle(self, candidates: list[Session]) -> list[Connection]:
+        idle = sorted((s for s in candidates if not s.lock.locked()), key=lambda s: s.last_used)
+        if not idle:
+            return []
+        oldest = idle[0]
+        for key, value in list(self._sessions.items()):
+            if value is oldest:
+                del self._sessions[key]
+        return [oldest.connection]
 
     def _expire(self) -> None:
         now = time.monotonic()
