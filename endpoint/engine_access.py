@@ -42,6 +42,8 @@ FIXED_SETTINGS: dict[str, str] = {
     "allow_introspection_functions": "0",
     "result_overflow_mode": "throw",
     "timeout_overflow_mode": "throw",
+    # every connection runs as `default`: a cached result of one user must not answer another
+    "use_query_cache": "0",
 }
 
 

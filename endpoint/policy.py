@@ -129,8 +129,21 @@ RESERVED_SETTINGS = frozenset(
         "additional_table_filters",
         "additional_result_filter",
         "allow_python_table_function",
+        # results cached for one connection must not answer another (all run as `default`)
+        "use_query_cache",
+        "enable_reads_from_query_cache",
+        "enable_writes_to_query_cache",
+        "query_cache_share_between_users",
+        # a table on a disk made up at CREATE time could sit anywhere on the host
+        "disk",
+        "dynamic_disk_allow_from_env",
+        "dynamic_disk_allow_include",
+        "dynamic_disk_allow_from_zk",
     }
 )
+# settings that name host files or servers (template and schema files, error logs, schema
+# registries): no client may point the engine at a path or a URL
+PATH_SETTING_PARTS = ("path", "_url", "format_schema", "format_template", "output_format_schema", "_file")
 # system tables every user may read: catalogue metadata that clients (clickhouse-connect,
 # Superset, dbt) ask for; nothing about other queries, users or the host
 METADATA_SYSTEM_TABLES = frozenset(
@@ -164,7 +177,6 @@ METADATA_SYSTEM_TABLES = frozenset(
         "current_roles",
         "enabled_roles",
         "quota_usage",
-        "errors",
     }
 )
 # ... and writers (dbt, loaders) also the tables' physical state
@@ -474,6 +486,12 @@ class Check:
         if not isinstance(node, dict):
             return
         node_type = node.get("type")
+        if node.get("out_file") is not None or node.get("is_into_outfile_with_stdout"):
+            raise _denied("INTO OUTFILE / INTO STDOUT is not allowed through the endpoint")
+        if node.get("infile") is not None:
+            raise _denied(
+                "FROM INFILE is not allowed through the endpoint: send the data in the request body"
+            )
         if node_type == "Function":
             self._function(node, key)
         elif node_type == "TableIdentifier":
@@ -639,8 +657,11 @@ class Check:
 
     def settings(self, names: Iterator[str] | list[str] | Any) -> None:
         for name in names:
-            if name.lower() in RESERVED_SETTINGS:
+            lowered = name.lower()
+            if lowered in RESERVED_SETTINGS:
                 raise _denied(f"setting {name} is set by the endpoint and cannot be changed")
+            if any(part in lowered for part in PATH_SETTING_PARTS):
+                raise _denied(f"setting {name} names host files or servers and cannot be set here")
 
     def _dictionary(self, ast: dict[str, Any]) -> None:
         source = (ast.get("dictionary") or {}).get("source") or {}

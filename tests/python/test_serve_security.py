@@ -134,6 +134,11 @@ def _attacks(secret: Path, canary: Path, port: int) -> list[tuple[str, str]]:
         ("execute as", "EXECUTE AS default SELECT 1"),
         ("system shutdown", "SYSTEM SHUTDOWN"),
         ("kill mutation", "KILL MUTATION WHERE 1"),
+        ("template file", f"SELECT 1 FORMAT Template SETTINGS format_template_row = '{secret}'"),
+        ("schema registry", f"SELECT 1 SETTINGS format_avro_schema_registry_url = 'http://{host}'"),
+        ("error log file", f"SELECT 1 SETTINGS input_format_record_errors_file_path = '{canary}'"),
+        ("schema file written", f"SELECT 1 FORMAT Protobuf SETTINGS output_format_schema = '{canary}'"),
+        ("shared query cache", "SELECT 1 SETTINGS use_query_cache = 1"),
     ]
 
 
@@ -174,6 +179,12 @@ def _writer_attacks(secret: Path, canary: Path, port: int) -> list[tuple[str, st
         ("switch profile", "SET profile = 'default'"),
         ("parse another dialect", "SELECT 1 SETTINGS dialect = 'prql'"),
         ("truncate all", "TRUNCATE ALL TABLES FROM scores"),
+        (
+            "table on a made-up disk",
+            f"CREATE TABLE scores.d (a String) ENGINE = MergeTree ORDER BY a "
+            f"SETTINGS disk = disk(type = local, path = '{secret.parent}/')",
+        ),
+        ("template settings in a session", f"SET format_template_row = '{secret}'"),
     ]
 
 
