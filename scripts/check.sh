@@ -7,7 +7,7 @@ step() { echo; echo "==> $*"; }
 started=$SECONDS
 
 step "sqlfluff lint (clickhouse dialect)"
-sqlfluff lint models tests/*.sql analyses --disable-progress-bar
+sqlfluff lint models macros tests/*.sql tests/generic analyses --disable-progress-bar
 
 step "ruff"
 ruff check .
@@ -32,5 +32,8 @@ dbt build --quiet
 dbt source freshness --quiet
 dbt docs generate --quiet >/dev/null
 echo "dbt build, source freshness and docs OK ($SCORES_CHDB_PATH)"
+
+step "project rules (documentation, keys, layers, sources, exposures, macros)"
+python scripts/project_rules.py --target-path target
 
 echo; echo "all checks passed in $((SECONDS - started))s"

@@ -1,0 +1,305 @@
+"""Slim CI: lint what changed, build and test what changed and everything downstream of it.
+
+    scripts/ci_changes.sh [--base REF] [--rows N] [--artifacts DIR]
+
+The same on a laptop and in CI (.github/workflows/dbt-ci.yml):
+
+1. The files that differ from the merge base of HEAD and ``--base`` (default: origin/main, else
+   main), the working tree included.
+2. Lint: the changed SQL with sqlfluff (models, macros, tests, analyses), the changed Python with
+   ruff; mypy when any Python changed.
+3. Production artifacts: the manifest of the base commit, parsed in a git worktree of it and
+   cached in ``.ci-cache/manifests/<base sha>/`` (CI keeps that folder between runs).
+4. A fresh embedded warehouse (a temporary chDB directory) with generated scores (``--rows``,
+   default 20,000: every data test and unit test has rows to bite on).
+5. The unchanged parents of the changed nodes, built from the base commit into the schema
+   ``ci_prod`` of that warehouse: the production relations that the changed nodes defer to.
+6. ``dbt build --select state:modified+ --defer --state <base manifest>`` into the schema
+   ``ci_change``: the changed models, seeds and the dependents of changed macros, everything
+   downstream of them, and their tests.
+7. A summary naming every failing model or test; exit 1 if anything failed. No change: exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SQL_FOLDERS = ("models/", "macros/", "tests/", "analyses/")
+PROD_SCHEMA, CHANGE_SCHEMA, RAW_SCHEMA = "ci_prod", "ci_change", "ci_raw"
+
+
+def _run(
+    command: Sequence[str], cwd: Path = ROOT, env: dict[str, str] | None = None, check: bool = True
+) -> str:
+    result = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise CiError(f"`{' '.join(command)}` failed:\n{(result.stdout + result.stderr)[-6000:]}")
+    return result.stdout
+
+
+class CiError(Exception):
+    """A step that could not run (not a failing model or test: those are reported as such)."""
+
+
+def _git(*args: str) -> str:
+    return _run(["git", *args]).strip()
+
+
+def base_commit(base: str | None) -> str | None:
+    """The merge base of HEAD and the base branch (None: no history to compare with)."""
+    candidates = [base] if base else ["origin/main", "main"]
+    for candidate in candidates:
+        if (
+            candidate
+            and subprocess.run(
+                ["git", "rev-parse", "--verify", "--quiet", candidate], cwd=ROOT, capture_output=True
+            ).returncode
+            == 0
+        ):
+            return _git("merge-base", "HEAD", candidate)
+    if base:
+        raise CiError(f"base {base!r} is not a commit of this repository")
+    return None
+
+
+def changed_files(base: str | None) -> list[str]:
+    if base is None:
+        return _git("ls-files").splitlines()
+    changed = set(_git("diff", "--name-only", "--diff-filter=ACMR", base).splitlines())
+    changed |= set(_git("ls-files", "--others", "--exclude-standard").splitlines())
+    return sorted(name for name in changed if (ROOT / name).exists())
+
+
+def lint(files: list[str]) -> list[str]:
+    """Lint the changed files; the failures, as lines of the summary."""
+    failures = []
+    sql = [f for f in files if f.endswith(".sql") and f.startswith(SQL_FOLDERS)]
+    python = [f for f in files if f.endswith(".py")]
+    if sql:
+        result = subprocess.run(
+            [str(BIN / "sqlfluff"), "lint", "--disable-progress-bar", *sql],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            failures.append("sqlfluff:\n" + result.stdout[-4000:])
+    if python:
+        for command in (["ruff", "check", *python], ["ruff", "format", "--check", *python], ["mypy"]):
+            result = subprocess.run(
+                [str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True
+            )
+            if result.returncode != 0:
+                failures.append(
+                    f"{command[0]} {command[1] if len(command) > 1 else ''}:\n{(result.stdout + result.stderr)[-4000:]}"
+                )
+    return failures
+
+
+def _dbt_env(schema: str, warehouse: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SCORES_TARGET": "dev",
+        "SCORES_CHDB_PATH": str(warehouse),
+        "SCORES_DATABASE": schema,
+        "SCORES_RAW_DATABASE": RAW_SCHEMA,
+        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
+    }
+
+
+def base_manifest(base: str, cache: Path, warehouse: Path) -> Path:
+    """The base commit's manifest (parsed with the production schema), from the cache if there."""
+    target = cache / base
+    if (target / "manifest.json").exists():
+        return target
+    worktree = Path(tempfile.mkdtemp(prefix="ci-base-"))
+    try:
+        _git("worktree", "add", "--detach", str(worktree), base)
+        _run(
+            [
+                str(BIN / "dbt"),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(worktree),
+                "--target-path",
+                str(worktree / "target"),
+            ],
+            cwd=worktree,
+            env=_dbt_env(PROD_SCHEMA, warehouse),
+        )
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(worktree / "target" / "manifest.json", target / "manifest.json")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
+        shutil.rmtree(worktree, ignore_errors=True)
+    return target
+
+
+def _dbt_json(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> list[dict[str, object]]:
+    output = _run([str(BIN / "dbt"), *args, "--output", "json", "--quiet"], cwd=cwd, env=env)
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", help="branch or commit to compare with (default origin/main, else main)")
+    parser.add_argument("--rows", type=int, default=20_000, help="generated scores in the CI warehouse")
+    parser.add_argument(
+        "--artifacts", type=Path, default=ROOT / "target" / "ci", help="where run_results.json goes"
+    )
+    parser.add_argument("--cache", type=Path, default=ROOT / ".ci-cache" / "manifests")
+    args = parser.parse_args()
+    try:
+        sys.exit(run(args.base, args.rows, args.artifacts, args.cache))
+    except CiError as ex:
+        print(f"ci: error: {ex}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(base_ref: str | None, rows: int, artifacts: Path, cache: Path) -> int:
+    base = base_commit(base_ref)
+    files = changed_files(base)
+    print(f"ci: {len(files)} changed file(s) against {base[:12] if base else 'an empty history'}")
+    failures = lint(files)
+    for failure in failures:
+        print(f"ci: lint failed: {failure}")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="ci-warehouse-"))
+    warehouse = work / "chdb"
+    try:
+        change_env = _dbt_env(CHANGE_SCHEMA, warehouse)
+        selection = ["--select", "state:modified+"]
+        if base is None:
+            selection = []
+            state = None
+        else:
+            state = base_manifest(base, cache, warehouse)
+        listed = _dbt_json(
+            [
+                "ls",
+                *selection,
+                *(["--state", str(state)] if state else []),
+                "--resource-type",
+                "model",
+                "seed",
+                "test",
+                "unit_test",
+                "snapshot",
+                "--target-path",
+                str(work / "target-ls"),
+            ],
+            change_env,
+        )
+        if not listed:
+            print("ci: no model, seed, test or macro changed: nothing to build")
+            return 1 if failures else 0
+        print(f"ci: {len(listed)} node(s) to build and test (state:modified+)")
+        _run([str(BIN / "scores"), "generate", "--rows", str(rows), "--quiet"], env=change_env)
+        if state is not None:
+            build_parents(base or "", state, warehouse, work, [str(node.get("unique_id")) for node in listed])
+        result = subprocess.run(
+            [
+                str(BIN / "dbt"),
+                "build",
+                *selection,
+                *(["--defer", "--state", str(state)] if state else []),
+                "--target-path",
+                str(work / "target"),
+                "--quiet",
+            ],
+            cwd=ROOT,
+            env=change_env,
+            capture_output=True,
+            text=True,
+        )
+        run_results = work / "target" / "run_results.json"
+        if run_results.exists():
+            shutil.copy(run_results, artifacts / "run_results.json")
+        failures += summarize(run_results, result.returncode, result.stdout + result.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        print(f"ci: FAILED ({len(failures)})")
+        return 1
+    print("ci: passed")
+    return 0
+
+
+def build_parents(base: str, state: Path, warehouse: Path, work: Path, changed: list[str]) -> None:
+    """Build, from the base commit, the production relations the changed nodes defer to: their
+    unchanged ancestors, into the production schema of the CI warehouse."""
+    manifest = json.loads((state / "manifest.json").read_text())
+    names = {node_id.split(".")[-1] for node_id in changed if node_id.startswith(("model.", "seed."))}
+    existing = [
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed") and node["name"] in names
+    ]
+    parents = [f"+{name}" for name in existing] or []
+    worktree = work / "base"
+    try:
+        _git("worktree", "add", "--detach", str(worktree), base)
+        args = [
+            str(BIN / "dbt"),
+            "run" if parents else "seed",
+            "--project-dir",
+            str(worktree),
+            "--target-path",
+            str(work / "target-base"),
+            "--quiet",
+        ]
+        if parents:
+            # the ancestors of the changed nodes that exist in the base, without those nodes and
+            # what depends on them (they are built from this commit); seeds included
+            args = [
+                str(BIN / "dbt"),
+                "build",
+                "--project-dir",
+                str(worktree),
+                "--target-path",
+                str(work / "target-base"),
+                "--quiet",
+                "--resource-type",
+                "model",
+                "seed",
+                "--select",
+                *parents,
+                "--exclude",
+                *[f"{name}+" for name in existing],
+            ]
+        _run(args, cwd=worktree, env=_dbt_env(PROD_SCHEMA, warehouse))
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
+
+
+def summarize(run_results: Path, returncode: int, output: str) -> list[str]:
+    """The failing nodes of a dbt run, one line each (or dbt's own error if it did not run)."""
+    if not run_results.exists():
+        return [f"dbt build did not run:\n{output[-4000:]}"] if returncode else []
+    failures = []
+    results = json.loads(run_results.read_text())["results"]
+    built = [r for r in results if r["status"] not in ("skipped",)]
+    print(f"ci: dbt build: {len(built)} node(s) ran, {len(results) - len(built)} skipped")
+    for result in results:
+        if result["status"] in ("error", "fail", "runtime error"):
+            message = (result.get("message") or "").strip().splitlines()
+            failures.append(f"{result['unique_id']}: {result['status']}: {message[0] if message else ''}")
+            print(f"ci: FAIL {result['unique_id']} ({result['status']}): {' '.join(message)[:500]}")
+    if returncode and not failures:
+        failures.append(f"dbt build exited {returncode}:\n{output[-4000:]}")
+    return failures
+
+
+if __name__ == "__main__":
+    main()
