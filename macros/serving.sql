@@ -8,9 +8,15 @@
 
 {#- Config of a dictionary model keyed by `key` (list of (column, type)) with `attributes`. -#}
 {% macro dictionary_config(key, attributes) -%}
+    {#- fields as lists, not tuples: the manifest stores lists, and a config that compares unequal
+        to the stored one marks the model modified for `state:modified` (slim CI) -#}
+    {%- set fields = [] -%}
+    {%- for name, type in key + attributes -%}
+        {%- do fields.append([name, type]) -%}
+    {%- endfor -%}
     {{ return({
         'materialized': 'dictionary',
-        'fields': key + attributes,
+        'fields': fields,
         'primary_key': key | map(attribute=0) | join(', '),
         'layout': 'COMPLEX_KEY_HASHED()',
         'lifetime': '0',

@@ -175,8 +175,11 @@ def run(base_ref: str | None, rows: int, artifacts: Path, cache: Path) -> int:
     for failure in failures:
         print(f"ci: lint failed: {failure}")
     artifacts.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="ci-warehouse-"))
-    warehouse = work / "chdb"
+    work = Path(tempfile.mkdtemp(prefix="ci-work-"))
+    # one fixed warehouse path: the dictionary models' configs carry it, so a manifest parsed
+    # with another path would mark every dictionary as modified
+    warehouse = cache.parent / "warehouse" / "chdb"
+    shutil.rmtree(warehouse.parent, ignore_errors=True)
     try:
         change_env = _dbt_env(CHANGE_SCHEMA, warehouse)
         selection = ["--select", "state:modified+"]
@@ -190,12 +193,11 @@ def run(base_ref: str | None, rows: int, artifacts: Path, cache: Path) -> int:
                 "ls",
                 *selection,
                 *(["--state", str(state)] if state else []),
-                "--resource-type",
-                "model",
-                "seed",
-                "test",
-                "unit_test",
-                "snapshot",
+                *(
+                    arg
+                    for kind in ("model", "seed", "test", "unit_test", "snapshot")
+                    for arg in ("--resource-type", kind)
+                ),
                 "--target-path",
                 str(work / "target-ls"),
             ],
@@ -229,6 +231,7 @@ def run(base_ref: str | None, rows: int, artifacts: Path, cache: Path) -> int:
         failures += summarize(run_results, result.returncode, result.stdout + result.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(warehouse.parent, ignore_errors=True)
     if failures:
         print(f"ci: FAILED ({len(failures)})")
         return 1
