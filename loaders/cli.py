@@ -27,11 +27,11 @@ def _settings() -> Settings:
 
 
 def _connect(settings: Settings) -> Client:
-    from loaders.engine import WarehouseBusyError
+    from loaders.engine import WarehouseBusyError, WarehouseOpenError
 
     try:
         return settings.connect()
-    except WarehouseBusyError as ex:
+    except (WarehouseBusyError, WarehouseOpenError) as ex:
         raise click.ClickException(str(ex)) from None
     except Exception as ex:
         raise click.ClickException(f"cannot open the warehouse ({settings.describe()}): {ex}") from None
@@ -161,22 +161,44 @@ def load(
     client = _connect(settings)
     landing = Landing(client, settings.raw_database, settings.retention_years)
     landing.ensure_schema()
-    options = LoadOptions(delimiter=delimiter, ignore_extra_columns=ignore_extra_columns, force=force)
+    options = LoadOptions(
+        delimiter=delimiter,
+        ignore_extra_columns=ignore_extra_columns,
+        force=force,
+        gzip_max_ratio=settings.gzip_max_ratio,
+    )
     results: list[LoadResult] = []
-    with LoadProgress(enabled=not quiet) as progress:
-        for source in sources:
-            results.append(load_file(landing, source, options, progress))
+    try:
+        with LoadProgress(enabled=not quiet) as progress:
+            for source in sources:
+                try:
+                    results.append(load_file(landing, source, options, progress))
+                except Exception as ex:
+                    # One file's unexpected failure (its batch rolled back) must not stop the
+                    # others, nor hide the files committed before it.
+                    first = (str(ex).strip().splitlines() or [""])[0][:300]
+                    message = f"{source.name}: not loaded, unexpected error ({type(ex).__name__}: {first})"
+                    results.append(
+                        LoadResult(source.name, "failed", message=message + "; nothing of it was kept")
+                    )
+    except KeyboardInterrupt:
+        _report_results(results, settings, interrupted=len(sources) - len(results))
     _report_results(results, settings)
 
 
-def _report_results(results: list, settings: Settings) -> None:  # type: ignore[type-arg]
+def _report_results(results: list, settings: Settings, interrupted: int = 0) -> None:  # type: ignore[type-arg]
+    """Every source's outcome, then one summary line; exits 1 if a source failed (or the load was
+    interrupted), 3 if rows are in the quarantine: of this load, or of the earlier load of a file
+    skipped now."""
+    from loaders.readers import printable
+
     failed = [r for r in results if r.status == "failed"]
-    rejected = [r for r in results if r.rows_quarantined]
+    rejected = [r for r in results if r.rows_quarantined or r.earlier_quarantined]
     for r in results:
         if r.status == "skipped":
-            click.echo(f"skipped {r.source}: {r.message}")
+            click.echo(printable(f"skipped {r.source}: {r.message}"))
         elif r.status == "failed":
-            click.echo(click.style("error: ", fg="red", bold=True) + r.message, err=True)
+            click.echo(click.style("error: ", fg="red", bold=True) + printable(r.message), err=True)
         else:
             speed = f"{r.rows_per_second:,.0f} rows/s" if r.seconds else ""
             click.echo(
@@ -184,20 +206,25 @@ def _report_results(results: list, settings: Settings) -> None:  # type: ignore[
                 f"{r.rows_quarantined:,} quarantined in {r.seconds:.1f}s ({speed}); batch {r.batch_id}"
             )
             if r.message:
-                click.echo(f"  note: {r.message.strip()}")
+                click.echo(printable(f"  note: {r.message.strip()}"))
             for row, column, reason in r.rejected_sample:
                 where = f"row {row}" + (f", column {column}" if column else "")
-                click.echo(f"  rejected {r.source}, {where}: {reason}", err=True)
+                click.echo(printable(f"  rejected {r.source}, {where}: {reason}"), err=True)
             if r.rows_quarantined > len(r.rejected_sample):
                 click.echo(
                     f"  ... {r.rows_quarantined - len(r.rejected_sample):,} more in "
                     f"{settings.raw_database}.quarantine (batch {r.batch_id})",
                     err=True,
                 )
-    if len(results) > 1:
+    if len(results) > 1 or interrupted:
         landed = sum(r.rows_landed for r in results)
         ok = len(results) - len(failed)
         click.echo(f"{len(results)} sources: {ok} ok, {len(failed)} failed; {landed:,} rows landed")
+    if interrupted:
+        click.echo(
+            f"interrupted: {interrupted} source(s) not loaded (the one under way rolled back)", err=True
+        )
+        sys.exit(130)
     if failed:
         sys.exit(1)
     if rejected:
@@ -318,7 +345,7 @@ def serve(
     from endpoint.server import serve as start
     from endpoint.service import Options
     from endpoint.users import Users, UsersError
-    from loaders.engine import WarehouseBusyError
+    from loaders.engine import WarehouseBusyError, WarehouseOpenError
 
     settings = _settings()
     if not settings.embedded:
@@ -342,7 +369,7 @@ def serve(
             writer=dataclasses.replace(WRITER_LIMITS, max_execution_time=writer_timeout),
         )
         server = start(str(settings.chdb_path), host, port, users, options, limits, access)
-    except WarehouseBusyError as ex:
+    except (WarehouseBusyError, WarehouseOpenError) as ex:
         raise click.ClickException(str(ex)) from None
     except UsersError as ex:
         raise click.ClickException(str(ex)) from None

@@ -7,7 +7,9 @@ point at the same warehouse:
     SCORES_CHDB_PATH     chDB data directory for dev (default data/chdb; relative to the project)
     SCORES_RAW_DATABASE  database the loaders land rows in (default scores_raw)
     SCORES_DATABASE      database dbt builds the models in (default scores)
-    SCORES_RETENTION_YEARS  years a school year stays after it ends (default 5; dbt uses it too)
+    SCORES_RETENTION_YEARS  years a school year stays after it ends (default 5, 1 to 100; dbt
+                         uses it too)
+    SCORES_GZIP_MAX_RATIO   how many times its size a .parquet.gz may decompress to (default 100)
     CLICKHOUSE_HOST, CLICKHOUSE_PORT, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_SECURE
 """
 
@@ -15,12 +17,23 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# The one default of the retention period (the dbt models default to the same 5 when neither the
+# var nor the variable is set, macros/retention.sql). More than a century is surely a typo.
+DEFAULT_RETENTION_YEARS = 5
+RETENTION_YEARS_RANGE = (1, 100)
+# A .parquet.gz is decompressed to a temporary file; beyond this many times its compressed size
+# it is refused as a decompression bomb. Parquet is compressed already, so gzip gains little on
+# it: a genuine file stays far below (deflate reaches about 1000:1 on repeated bytes).
+DEFAULT_GZIP_MAX_RATIO = 100
+GZIP_MAX_RATIO_RANGE = (1, 1_000_000)
 
 
 def retained_from(retention_years: int, today: dt.date | None = None) -> int:
@@ -35,6 +48,27 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _whole_number(name: str, default: int, bounds: tuple[int, int], what: str) -> int:
+    """A whole-number setting from the environment; ValueError (a usage error) naming the
+    variable for anything else: text, a sign, a fraction, a value out of bounds."""
+    text = _env(name, str(default))
+    low, high = bounds
+    if not re.fullmatch(r"[0-9]{1,12}", text) or not low <= int(text) <= high:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(f"{name} must be a whole number of {what} from {low} to {high}, not {shown!r}")
+    return int(text)
+
+
+def retention_years() -> int:
+    """SCORES_RETENTION_YEARS (default DEFAULT_RETENTION_YEARS)."""
+    return _whole_number("SCORES_RETENTION_YEARS", DEFAULT_RETENTION_YEARS, RETENTION_YEARS_RANGE, "years")
+
+
+def gzip_max_ratio() -> int:
+    """SCORES_GZIP_MAX_RATIO (default DEFAULT_GZIP_MAX_RATIO)."""
+    return _whole_number("SCORES_GZIP_MAX_RATIO", DEFAULT_GZIP_MAX_RATIO, GZIP_MAX_RATIO_RANGE, "times")
+
+
 @dataclass(frozen=True)
 class Settings:
     target: str
@@ -46,7 +80,8 @@ class Settings:
     user: str
     password: str
     secure: bool
-    retention_years: int = 5
+    retention_years: int = DEFAULT_RETENTION_YEARS
+    gzip_max_ratio: int = DEFAULT_GZIP_MAX_RATIO
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,17 +91,21 @@ class Settings:
         # relative paths resolve against the project directory, as in the dbt profile
         chdb_path = PROJECT_DIR / _env("SCORES_CHDB_PATH", "data/chdb")
         secure = _env("CLICKHOUSE_SECURE", "false").lower() in ("1", "true", "yes")
+        port = _env("CLICKHOUSE_PORT", "8443" if secure else "8123")
+        if not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
+            raise ValueError(f"CLICKHOUSE_PORT must be a port number (1 to 65535), not {port[:40]!r}")
         return cls(
             target=target,
             chdb_path=chdb_path.resolve(),
             raw_database=_env("SCORES_RAW_DATABASE", "scores_raw"),
             database=_env("SCORES_DATABASE", "scores"),
             host=_env("CLICKHOUSE_HOST", "localhost"),
-            port=int(_env("CLICKHOUSE_PORT", "8443" if secure else "8123")),
+            port=int(port),
             user=_env("CLICKHOUSE_USER", "default"),
             password=os.environ.get("CLICKHOUSE_PASSWORD", ""),
             secure=secure,
-            retention_years=int(_env("SCORES_RETENTION_YEARS", "5")),
+            retention_years=retention_years(),
+            gzip_max_ratio=gzip_max_ratio(),
         )
 
     def retained_from(self, today: dt.date | None = None) -> int:

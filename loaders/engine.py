@@ -4,6 +4,8 @@ chDB runs ClickHouse inside the Python process. A data directory can be opened b
 process only: ClickHouse locks ``<dir>/status``. A second process gets a terse engine error
 ("Error initializing EmbeddedServer"), so we look at the lock first and raise
 :class:`WarehouseBusyError`, which names the directory, the process holding it and what to do.
+The engine gives the same error for a directory it cannot read (a damaged metadata file): then
+the lock is free and :class:`WarehouseOpenError` gives the engine's error and the directory.
 
 Several clients in the *same* process may share the directory (dbt with threads > 1 does).
 """
@@ -18,7 +20,13 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-__all__ = ["WarehouseBusyError", "holder_of", "open_embedded_client", "open_engine_connection"]
+__all__ = [
+    "WarehouseBusyError",
+    "WarehouseOpenError",
+    "holder_of",
+    "open_embedded_client",
+    "open_engine_connection",
+]
 
 _opened_in_this_process: set[str] = set()
 
@@ -45,6 +53,21 @@ class WarehouseBusyError(RuntimeError):
         )
         self.path = path
         self.holder = holder
+
+
+class WarehouseOpenError(RuntimeError):
+    """The chDB data directory is free but the engine cannot open it (e.g. a damaged file)."""
+
+    def __init__(self, path: str, engine_error: str) -> None:
+        first = engine_error.strip().splitlines()[0] if engine_error.strip() else "unknown error"
+        super().__init__(
+            f"The embedded engine cannot open the warehouse data directory {path} (no other process "
+            f"holds it): {first}\n"
+            "The engine's own log above names the cause, such as a damaged file under "
+            f"{path}/metadata; repair or remove it, or point SCORES_CHDB_PATH at another directory."
+        )
+        self.path = path
+        self.engine_error = engine_error
 
 
 def _describe_pid(pid: str) -> str:
@@ -98,7 +121,8 @@ def open_embedded_client(
 ) -> Client:
     """Open a clickhouse-connect client on the chDB engine stored in ``path``.
 
-    Raises :class:`WarehouseBusyError` when another process holds the directory.
+    Raises :class:`WarehouseBusyError` when another process holds the directory, and
+    :class:`WarehouseOpenError` when the engine cannot open a free one.
     """
     import clickhouse_connect
     from clickhouse_connect.driver.exceptions import ProgrammingError
@@ -118,10 +142,13 @@ def open_embedded_client(
             chdb_options={**ENGINE_OPTIONS, **(engine_options or {})},
         )
     except ProgrammingError as ex:
-        message = str(ex)
-        if "EmbeddedServer" in message or "Cannot lock file" in message:
-            raise WarehouseBusyError(real, holder_of(real)) from None
-        raise
+        # The engine fails to start with the same terse error whether another process holds the
+        # directory or something in it is damaged (a metadata file, say): it is "busy" only when
+        # the lock is held; otherwise its own error is the news.
+        holder = holder_of(real)
+        if holder is not None:
+            raise WarehouseBusyError(real, holder) from None
+        raise WarehouseOpenError(real, str(ex)) from None
     _opened_in_this_process.add(real)
     return client
 

@@ -38,6 +38,7 @@ from typing import Any
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
+from loaders.config import DEFAULT_RETENTION_YEARS
 from loaders.schema import (
     AUDIT_COLUMNS,
     AUDIT_TABLE,
@@ -122,7 +123,7 @@ class BatchCounts:
 class Landing:
     """The raw tables of one warehouse."""
 
-    def __init__(self, client: Client, database: str, retention_years: int = 5) -> None:
+    def __init__(self, client: Client, database: str, retention_years: int = DEFAULT_RETENTION_YEARS) -> None:
         self.client = client
         self.database = database
         self.retention_years = retention_years

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,7 +17,7 @@ import pyarrow.compute as pc
 from loaders.config import retained_from
 from loaders.faults import checkpoint
 from loaders.generator import GeneratorSpec, generate
-from loaders.landing import Landing, LoadInProgress
+from loaders.landing import Landing, LoadInProgress, PreviousLoad
 from loaders.progress import LoadProgress
 from loaders.readers import (
     BytesRead,
@@ -25,11 +26,15 @@ from loaders.readers import (
     SourceBatch,
     check_content,
     checksum,
+    display_name,
     engine_parquet_columns,
+    file_state,
+    opened,
     parquet_rows,
     read_csv,
     read_jsonl,
     read_parquet,
+    unpacked,
 )
 from loaders.reference import load_reference
 from loaders.schema import INPUT_COLUMN_NAMES
@@ -41,6 +46,8 @@ class LoadOptions:
     delimiter: str = ","
     ignore_extra_columns: bool = False
     force: bool = False  # load even if this exact content was loaded before
+    # a .parquet.gz may decompress to this many times its size (None: SCORES_GZIP_MAX_RATIO)
+    gzip_max_ratio: int | None = None
 
 
 @dataclass
@@ -54,6 +61,8 @@ class LoadResult:
     seconds: float = 0.0
     message: str = ""
     rejected_sample: list[tuple[int, str, str]] = field(default_factory=list)
+    # skipped: rows the earlier, committed load of the same content sent to the quarantine
+    earlier_quarantined: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -124,6 +133,25 @@ class _Inserter:
             raise self.error
 
 
+def _skipped(name: str, previous: PreviousLoad) -> LoadResult:
+    """A file whose content was committed before. Its quarantined rows are still in the
+    quarantine: say so (and exit as a load with quarantined rows does) rather than 'nothing
+    changed' alone, above all when every row was quarantined and nothing of the file landed."""
+    when = f"{previous.committed_at:%Y-%m-%d %H:%M:%S}"
+    done = f"already loaded as batch {previous.batch_id} from {previous.source} at {when}"
+    quarantined = previous.rows_quarantined
+    if quarantined and not previous.rows_landed:
+        counts = f"every one of its {quarantined} rows was quarantined, none landed"
+    else:
+        counts = f"{previous.rows_landed} rows landed, {quarantined} quarantined"
+    message = f"{done} ({counts}); nothing changed."
+    if quarantined:
+        message += f" Its quarantined rows are in the quarantine under batch {previous.batch_id}:"
+        message += " fix them and load the corrected file."
+    message += " Use --force to load again."
+    return LoadResult(name, "skipped", previous.batch_id, message=message, earlier_quarantined=quarantined)
+
+
 def _land(
     landing: Landing,
     name: str,
@@ -137,16 +165,7 @@ def _land(
     if not options.force:
         previous = landing.previous_load(digest)
         if previous is not None:
-            return LoadResult(
-                name,
-                "skipped",
-                previous.batch_id,
-                message=(
-                    f"already loaded as batch {previous.batch_id} from {previous.source} "
-                    f"at {previous.committed_at:%Y-%m-%d %H:%M:%S} ({previous.rows_landed} rows landed, "
-                    f"{previous.rows_quarantined} quarantined); nothing changed. Use --force to load again."
-                ),
-            )
+            return _skipped(name, previous)
     aborted = landing.abort_unfinished(digest)
     try:
         batch_id = landing.begin(name, digest, size, force=options.force)
@@ -242,29 +261,41 @@ def _stream(
     return rows_read
 
 
-def _file_state(path: Path) -> tuple[int, int, int]:
-    """What changes when a file is rewritten or appended to: size, modification time, inode."""
-    try:
-        stat = path.stat()
-    except OSError as ex:
-        raise FileError(path, f"cannot read the file ({ex.strerror})") from None
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
-
-
 def load_file(
     landing: Landing, source: FileSource, options: LoadOptions, progress: LoadProgress
 ) -> LoadResult:
+    """Load one file. It is opened once: the checksum, the content checks and every row read (the
+    engine's too) are of that one file, which cannot be swapped meanwhile for another (or for a
+    FIFO); a .parquet.gz is decompressed to a temporary file first, within its limit."""
     started = time.perf_counter()
-    try:
-        state = _file_state(source.path)
-        digest, size = checksum(source.path)
-        check_content(source)
-        total_rows = parquet_rows(source) if source.format == "parquet" else None
-    except FileError as ex:
-        return LoadResult(source.name, "failed", message=str(ex), seconds=time.perf_counter() - started)
+    with contextlib.ExitStack() as files:
+        try:
+            source, handle = files.enter_context(opened(source))
+            state = file_state(handle)
+            digest, size = checksum(source)
+            check_content(source)
+            source = files.enter_context(unpacked(source, options.gzip_max_ratio))
+            total_rows = parquet_rows(source) if source.format == "parquet" else None
+        except FileError as ex:
+            return LoadResult(source.name, "failed", message=str(ex), seconds=time.perf_counter() - started)
+        return _load_opened(landing, source, handle, state, digest, size, total_rows, options, progress)
+
+
+def _load_opened(
+    landing: Landing,
+    source: FileSource,
+    handle: BinaryIO,
+    state: tuple[int, int, int],
+    digest: str,
+    size: int,
+    total_rows: int | None,
+    options: LoadOptions,
+    progress: LoadProgress,
+) -> LoadResult:
+    started = time.perf_counter()
     tally = BytesRead()
     task = progress.start(
-        source.path.name,
+        display_name(source.path.name),
         total_rows if total_rows is not None else size,
         "rows" if total_rows is not None else "bytes",
     )
@@ -275,7 +306,7 @@ def load_file(
 
     def land_rows(batch_id: str) -> int:
         rows = read_rows(batch_id)
-        if _file_state(source.path) != state:
+        if file_state(handle) != state:
             # the checksum (idempotency) and the rows must be of the same content
             raise FileError(
                 source.path, "the file changed while it was being loaded; load it again once it is complete"
@@ -289,7 +320,7 @@ def load_file(
             if columns is not None:
                 try:
                     with landing.watching_insert(batch_id, on_progress):
-                        landing.insert_parquet_file(batch_id, str(source.path.resolve()), columns)
+                        landing.insert_parquet_file(batch_id, os.path.abspath(source.read_path), columns)
                 except Exception:
                     # whatever the engine could not read, pyarrow reads or names (FileError)
                     landing.discard_rows(batch_id)

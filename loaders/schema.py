@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from loaders.config import DEFAULT_RETENTION_YEARS
+
 
 @dataclass(frozen=True)
 class Column:
@@ -110,7 +112,7 @@ AUDIT_COLUMNS = (
 )
 
 
-def raw_table_ddl(database: str, retention_years: int = 5) -> list[str]:
+def raw_table_ddl(database: str, retention_years: int = DEFAULT_RETENTION_YEARS) -> list[str]:
     """CREATE statements for the raw tables (idempotent). School year Y leaves the landed rows on
     1 July of Y + retention_years, like every dbt model (macros/retention.sql).
 

@@ -9,6 +9,11 @@ vectorised and multi-threaded, at millions of rows per second. The checks, in or
 * ids (student, teacher, school, district) present (not only Unicode spaces or invisible
   characters), at most 64 characters; names at most 200;
   no control characters (ASCII, C1, U+2028/U+2029);
+* no invisible or look-alike character in an identifier (the ids, state_id, subject, test_id):
+  no format character (Unicode category Cf: zero-width space, non-joiner and joiner
+  U+200B-U+200D, word joiner U+2060, BOM U+FEFF, soft hyphen, bidirectional marks, ...) and no
+  space but the ASCII one (no-break U+00A0 and U+202F, en/em/ideographic spaces, ...): 'S000001'
+  followed by U+200B would otherwise be a second student. Names may contain them;
 * state_id two letters; subject known (seeds/subjects.csv); test_id known (seeds/tests.csv) and of
   the row's subject;
 * grade a whole number 3-12; school_year 2000-2100 and not past retention; test_date a real date
@@ -32,8 +37,12 @@ NAME_MAX = 200
 JSON_MAX = 4096
 YEAR_MIN, YEAR_MAX = 2000, 2100
 _NUMBER_0_100 = r"(?:100(?:\.0+)?|[0-9]{1,2}(?:\.[0-9]+)?)"
-_PAIR = r'"[^"\\\x00-\x1f]{1,64}"\s*:\s*' + _NUMBER_0_100
-DIMENSIONS_RE = r"^\s*\{\s*(?:" + _PAIR + r"(?:\s*,\s*" + _PAIR + r")*)?\s*\}\s*$"
+_PAIR = r'"[^"\\\x00-\x1f]{1,64}"[ \t]*:[ \t]*' + _NUMBER_0_100
+# spaces and tabs only: no value may hold a line break, in any format (a CSV value cannot span
+# lines, so neither can a JSON or Parquet one)
+_SPACE = r"[ \t]*"
+DIMENSIONS_RE = "^" + _SPACE + r"\{" + _SPACE + "(?:" + _PAIR + "(?:" + _SPACE + "," + _SPACE + _PAIR + ")*)?"
+DIMENSIONS_RE += _SPACE + r"\}" + _SPACE + "$"
 INTEGER_RE = r"^[+]?[0-9]{1,6}$"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 CONTROL_RE = r"[\x00-\x1f\x7f\x{80}-\x{9f}\x{2028}\x{2029}]"
@@ -41,9 +50,28 @@ CONTROL_RE = r"[\x00-\x1f\x7f\x{80}-\x{9f}\x{2028}\x{2029}]"
 UNICODE_CONTROL_RE = r"[\x{80}-\x{9f}\x{2028}\x{2029}]"
 # Unicode spaces and invisible format characters: an id made only of these is missing
 BLANK_RE = r"^[\p{Z}\x{FEFF}\x{200B}-\x{200D}\x{2060}]+$"
+# what an identifier must not contain: format characters (Cf) and every space but U+0020 (Zs, and
+# the separators U+2028/U+2029); the one definition for every format, checked in the engine
+INVISIBLE_RE = r"[\p{Cf}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]"
+# names for the messages, of the invisible characters met most (others by code point alone)
+INVISIBLE_NAMES = {
+    "U+00A0": "NO-BREAK SPACE",
+    "U+00AD": "SOFT HYPHEN",
+    "U+200B": "ZERO WIDTH SPACE",
+    "U+200C": "ZERO WIDTH NON-JOINER",
+    "U+200D": "ZERO WIDTH JOINER",
+    "U+200E": "LEFT-TO-RIGHT MARK",
+    "U+200F": "RIGHT-TO-LEFT MARK",
+    "U+202F": "NARROW NO-BREAK SPACE",
+    "U+2060": "WORD JOINER",
+    "U+3000": "IDEOGRAPHIC SPACE",
+    "U+FEFF": "ZERO WIDTH NO-BREAK SPACE (BOM)",
+}
 
 ID_COLUMNS = ("student_id", "teacher_id", "school_id", "district_id")
 NAME_COLUMNS = ("teacher_name", "school_name", "district_name")
+# columns that identify something: no invisible characters in them (INVISIBLE_RE)
+IDENTIFIER_COLUMNS = (*ID_COLUMNS, "state_id", "subject", "test_id")
 
 
 @dataclass
@@ -109,6 +137,24 @@ def _shown(expression: str) -> str:
     )
 
 
+def _code_point(character: str) -> str:
+    """SQL: 'U+XXXX' (and the character's name when INVISIBLE_NAMES has it) of a one-character
+    string, decoded from its UTF-8 bytes."""
+    byte = [f"toUInt32(reinterpretAsUInt8(substring({character}, {i}, 1)))" for i in (1, 2, 3, 4)]
+
+    def bits(i: int, mask: int, shift: int) -> str:
+        return f"bitShiftLeft(bitAnd({byte[i]}, {mask}), {shift})"
+
+    value = (
+        f"multiIf(length({character}) = 2, bitOr({bits(0, 31, 6)}, {bits(1, 63, 0)}), "
+        f"length({character}) = 3, bitOr(bitOr({bits(0, 15, 12)}, {bits(1, 63, 6)}), {bits(2, 63, 0)}), "
+        f"bitOr(bitOr(bitOr({bits(0, 7, 18)}, {bits(1, 63, 12)}), {bits(2, 63, 6)}), {bits(3, 63, 0)}))"
+    )
+    code = f"concat('U+', leftPad(replaceRegexpOne(hex({value}), '^0+', ''), 4, '0'))"
+    names = f"transform({code}, {_list(list(INVISIBLE_NAMES))}, {_list(list(INVISIBLE_NAMES.values()))}, '')"
+    return f"concat({code}, if(empty({names}), '', concat(' (', {names}, ')')))"
+
+
 def _list(values: list[str]) -> str:
     return "[" + ", ".join(quote(v) for v in values) + "]"
 
@@ -156,6 +202,29 @@ class Rules:
                 f"@{which}",
                 " OR ".join(_has_control_characters(_text(n)) for n in text_columns),
                 f"concat({which}, ' contains control characters')",
+            )
+        )
+
+        # invisible characters in identifiers: the column and the first such character named
+        def invisible(name: str) -> str:
+            return f"match({_text(name)}, {quote(INVISIBLE_RE)})"
+
+        which = "multiIf(" + ", ".join(f"{invisible(n)}, {quote(n)}" for n in IDENTIFIER_COLUMNS) + ", '')"
+        first_invisible = quote("(" + INVISIBLE_RE + ")")
+        described = (
+            "multiIf("
+            + ", ".join(
+                f"{invisible(n)}, {_code_point(f'extract({_text(n)}, {first_invisible})')}"
+                for n in IDENTIFIER_COLUMNS
+            )
+            + ", '')"
+        )
+        checks.append(
+            (
+                f"@{which}",
+                " OR ".join(_non_ascii_match(_text(n), INVISIBLE_RE) for n in IDENTIFIER_COLUMNS),
+                f"concat({which}, ' contains an invisible character, ', {described}, "
+                f"{quote('; identifiers must not contain format characters or spaces other than U+0020')})",
             )
         )
 

@@ -100,9 +100,8 @@ def lint(files: list[str]) -> list[str]:
                 [str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True
             )
             if result.returncode != 0:
-                failures.append(
-                    f"{command[0]} {command[1] if len(command) > 1 else ''}:\n{(result.stdout + result.stderr)[-4000:]}"
-                )
+                what = " ".join(command[:2]) if len(command) > 2 else command[0]
+                failures.append(f"{what}:\n{(result.stdout + result.stderr)[-4000:]}")
     return failures
 
 
@@ -209,7 +208,10 @@ def run(base_ref: str | None, rows: int, artifacts: Path, cache: Path) -> int:
         print(f"ci: {len(listed)} node(s) to build and test (state:modified+)")
         _run([str(BIN / "scores"), "generate", "--rows", str(rows), "--quiet"], env=change_env)
         if state is not None:
-            build_parents(base or "", state, warehouse, work, [str(node.get("unique_id")) for node in listed])
+            selected = {str(node.get("unique_id")) for node in listed}
+            build_parents(
+                base or "", state, warehouse, work, unselected_parents(work / "target-ls", selected)
+            )
         result = subprocess.run(
             [
                 str(BIN / "dbt"),
@@ -239,33 +241,34 @@ def run(base_ref: str | None, rows: int, artifacts: Path, cache: Path) -> int:
     return 0
 
 
-def build_parents(base: str, state: Path, warehouse: Path, work: Path, changed: list[str]) -> None:
-    """Build, from the base commit, the production relations the changed nodes defer to: their
-    unchanged ancestors, into the production schema of the CI warehouse."""
+def unselected_parents(target: Path, selected: set[str]) -> list[str]:
+    """The models and seeds the selected nodes read that are not selected themselves: the
+    production relations the build defers to (a test of a changed model may read another)."""
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    parents = {
+        parent
+        for node_id in selected
+        for parent in nodes.get(node_id, {}).get("depends_on", {}).get("nodes", [])
+        if parent.startswith(("model.", "seed.")) and parent not in selected
+    }
+    return sorted(parent.split(".")[-1] for parent in parents)
+
+
+def build_parents(base: str, state: Path, warehouse: Path, work: Path, parents: list[str]) -> None:
+    """Build, from the base commit, the production relations the change defers to (the unselected
+    parents and their ancestors), into the production schema of the CI warehouse."""
     manifest = json.loads((state / "manifest.json").read_text())
-    names = {node_id.split(".")[-1] for node_id in changed if node_id.startswith(("model.", "seed."))}
-    existing = [
-        node["name"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] in ("model", "seed") and node["name"] in names
-    ]
-    parents = [f"+{name}" for name in existing] or []
+    in_base = {
+        node["name"] for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")
+    }
+    selection = [f"+{name}" for name in parents if name in in_base]
+    if not selection:
+        return
     worktree = work / "base"
     try:
         _git("worktree", "add", "--detach", str(worktree), base)
-        args = [
-            str(BIN / "dbt"),
-            "run" if parents else "seed",
-            "--project-dir",
-            str(worktree),
-            "--target-path",
-            str(work / "target-base"),
-            "--quiet",
-        ]
-        if parents:
-            # the ancestors of the changed nodes that exist in the base, without those nodes and
-            # what depends on them (they are built from this commit); seeds included
-            args = [
+        _run(
+            [
                 str(BIN / "dbt"),
                 "build",
                 "--project-dir",
@@ -275,13 +278,14 @@ def build_parents(base: str, state: Path, warehouse: Path, work: Path, changed: 
                 "--quiet",
                 "--resource-type",
                 "model",
+                "--resource-type",
                 "seed",
                 "--select",
-                *parents,
-                "--exclude",
-                *[f"{name}+" for name in existing],
-            ]
-        _run(args, cwd=worktree, env=_dbt_env(PROD_SCHEMA, warehouse))
+                *selection,
+            ],
+            cwd=worktree,
+            env=_dbt_env(PROD_SCHEMA, warehouse),
+        )
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +91,7 @@ class Repo:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     path = tmp_path_factory.mktemp("ci") / "project"
     files = subprocess.run(
         ["git", "ls-files"], cwd=PROJECT_DIR, check=True, capture_output=True, text=True
@@ -111,7 +110,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
     base = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True
     ).stdout.strip()
-    yield Repo(path, tmp_path_factory.mktemp("ci-cache"), base)
+    return Repo(path, tmp_path_factory.mktemp("ci-cache"), base)
 
 
 def _ran(results: list[dict[str, object]], kinds: tuple[str, ...] = ("model.", "seed.")) -> set[str]:

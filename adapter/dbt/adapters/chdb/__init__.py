@@ -28,7 +28,7 @@ from dbt.adapters.clickhouse.logger import logger
 from dbt.adapters.exceptions import FailedToConnectError
 from dbt.include import chdb as chdb_include
 
-from loaders.engine import WarehouseBusyError, open_embedded_client
+from loaders.engine import WarehouseBusyError, WarehouseOpenError, open_embedded_client
 
 
 @dataclass
@@ -67,7 +67,7 @@ class ChdbClient(ChHttpClient):
     def _create_client(self, credentials: ChdbCredentials) -> Any:  # type: ignore[override]
         try:
             return open_embedded_client(credentials.resolved_path(), settings=self._conn_settings)
-        except WarehouseBusyError as ex:
+        except (WarehouseBusyError, WarehouseOpenError) as ex:
             raise FailedToConnectError(str(ex)) from None
 
     def _server_version(self) -> str:
