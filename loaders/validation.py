@@ -19,8 +19,9 @@ vectorised and multi-threaded, at millions of rows per second. The checks, in or
 * grade a whole number 3-12; school_year 2000-2100 and not past retention; test_date a real date
   YYYY-MM-DD inside its school year (1 July of the previous year to 30 June);
 * overall_score a whole number 0-100; overall_performance_level 1-4;
-* dimension_scores empty or a flat JSON object of "name": number with numbers 0-100, names without
-  quotes or backslashes, at most 4 KiB.
+* dimension_scores empty or a flat JSON object of "name": number with numbers 0-100 (JSON
+  numbers: no leading zeros, at most 4 decimals, which the marts sum exactly), each name once,
+  names without quotes or backslashes, at most 4 KiB.
 
 Duplicate keys inside one load are found after landing (loaders.landing).
 """
@@ -36,7 +37,11 @@ ID_MAX = 64
 NAME_MAX = 200
 JSON_MAX = 4096
 YEAR_MIN, YEAR_MAX = 2000, 2100
-_NUMBER_0_100 = r"(?:100(?:\.0+)?|[0-9]{1,2}(?:\.[0-9]+)?)"
+# a JSON number 0-100 with at most 4 decimals: the marts sum dimension scores as Decimal(18, 4),
+# so a fifth decimal would be cut off; JSON has no leading zeros ('07' is not JSON, and one such
+# value made every dimension of its row disappear)
+DIMENSION_DECIMALS = 4
+_NUMBER_0_100 = r"(?:100(?:\.0{1,4})?|[1-9]?[0-9](?:\.[0-9]{1,4})?)"
 _PAIR = r'"[^"\\\x00-\x1f]{1,64}"[ \t]*:[ \t]*' + _NUMBER_0_100
 # spaces and tabs only: no value may hold a line break, in any format (a CSV value cannot span
 # lines, so neither can a JSON or Parquet one)
@@ -318,12 +323,25 @@ class Rules:
                 f"{quote(f' characters, the limit is {JSON_MAX}')})",
             )
         )
-        not_json = quote(' is not a JSON object of "name": score with scores 0-100')
+        not_json = quote(
+            ' is not a JSON object of "name": score with scores 0-100 written as JSON numbers '
+            f"with at most {DIMENSION_DECIMALS} decimals"
+        )
         checks.append(
             (
                 "dimension_scores",
                 f"NOT empty({dims}) AND NOT match({dims}, {quote(DIMENSIONS_RE)})",
                 f"concat('dimension_scores ', {_shown(dims)}, {not_json})",
+            )
+        )
+        # one score per dimension: a repeated name would count twice for one student
+        keys = f"JSONExtractKeys({dims})"
+        repeated = f"arrayFilter((k, i) -> indexOf({keys}, k) != i, {keys}, arrayEnumerate({keys}))"
+        checks.append(
+            (
+                "dimension_scores",
+                f"NOT empty({dims}) AND length({keys}) != length(arrayDistinct({keys}))",
+                f"concat('dimension_scores names ', arrayStringConcat({repeated}, ', '), ' more than once')",
             )
         )
         return checks

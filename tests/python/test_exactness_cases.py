@@ -201,3 +201,29 @@ def test_a_build_before_any_load_says_what_to_do(chdb_path, dbt_target_dir):
         result = warehouse.dbt("build", expect_success=False)
         assert not result.success
         assert "Load data first" in str(result.exception)
+
+
+def test_dimension_scores_land_exactly_or_are_quarantined_with_a_reason(warehouse, tmp_path):
+    """No silent change: more than 4 decimals, a leading zero (not JSON) or a repeated name is
+    quarantined; 4 decimals land and average exactly."""
+    rows = [
+        _row(student_id="S-OK", dimension_scores='{"Reading": 12.3456, "Writing": 100.0}'),
+        _row(student_id="S-FIVE", dimension_scores='{"Reading": 12.34567}'),
+        _row(student_id="S-TINY", dimension_scores='{"Reading": 0.00009}'),
+        _row(student_id="S-LONG", dimension_scores='{"Reading": 99.99999999999999999}'),
+        _row(student_id="S-ZERO", dimension_scores='{"Reading": 07, "Writing": 80}'),
+        _row(student_id="S-DUP", dimension_scores='{"Dup": 10, "Dup": 30}'),
+    ]
+    result = CliRunner().invoke(cli, ["load", "--quiet", str(_write(tmp_path / "dims.csv", rows))])
+    assert result.exit_code == 3, result.output
+    reasons = dict(
+        warehouse.rows(f"SELECT row_number, reason FROM `{warehouse.raw}`.quarantine ORDER BY row_number")
+    )
+    assert sorted(reasons) == [2, 3, 4, 5, 6]
+    assert "at most 4 decimals" in reasons[2]
+    assert "names Dup more than once" in reasons[6]
+    warehouse.dbt("build")
+    assert warehouse.rows(
+        "SELECT dimension, toString(avg_dimension_score) "
+        f"FROM `{warehouse.db}`.agg_dimension_scores ORDER BY 1"
+    ) == [("Reading", "12.3456"), ("Writing", "100")]
