@@ -240,6 +240,28 @@ class Landing:
             raise LoadInProgress(other, committed is not None)
         return batch_id
 
+    def record_refused(self, source: str, checksum: str, source_bytes: int, message: str) -> str:
+        """An audit record (status failed, no rows) for a file refused before its batch began."""
+        batch_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:12]
+        self.client.command(
+            f"""
+            INSERT INTO {self.table(AUDIT_TABLE)}
+                (batch_id, source, source_checksum, source_bytes, rows_read, rows_landed,
+                 rows_quarantined, status, message, started_at, finished_at, _updated_at, loader)
+            SELECT {{b:String}}, {{s:String}}, {{c:String}}, {{n:UInt64}}, 0, 0, 0, 'failed', {{m:String}},
+                   now64(6), now64(6), now64(6), {{o:String}}
+            """,
+            parameters={
+                "b": batch_id,
+                "s": source,
+                "c": checksum,
+                "n": source_bytes,
+                "m": message[:2000],
+                "o": LOADER,
+            },
+        )
+        return batch_id
+
     def heartbeat(self, batch_id: str) -> None:
         """Renew the batch's lease (at most every HEARTBEAT_SECONDS): the load is alive."""
         last = self._heartbeats.get(batch_id)

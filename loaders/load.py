@@ -268,6 +268,7 @@ def load_file(
     engine's too) are of that one file, which cannot be swapped meanwhile for another (or for a
     FIFO); a .parquet.gz is decompressed to a temporary file first, within its limit."""
     started = time.perf_counter()
+    digest, size = "", 0
     with contextlib.ExitStack() as files:
         try:
             source, handle = files.enter_context(opened(source))
@@ -277,7 +278,12 @@ def load_file(
             source = files.enter_context(unpacked(source, options.gzip_max_ratio))
             total_rows = parquet_rows(source) if source.format == "parquet" else None
         except FileError as ex:
-            return LoadResult(source.name, "failed", message=str(ex), seconds=time.perf_counter() - started)
+            # refused before its batch began (empty, binary, truncated, not what its name says):
+            # the audit records the refusal too, so every load attempt leaves a record
+            batch_id = landing.record_refused(source.name, digest, size, str(ex))
+            return LoadResult(
+                source.name, "failed", batch_id, message=str(ex), seconds=time.perf_counter() - started
+            )
         return _load_opened(landing, source, handle, state, digest, size, total_rows, options, progress)
 
 

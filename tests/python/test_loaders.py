@@ -546,3 +546,25 @@ def test_parquet_load_read_by_the_engine_reports_progress_while_it_runs(warehous
     assert any(0 < done < 300_000 for done in seen), seen
     assert seen == sorted(seen)
     assert seen[-1] == 300_000
+
+
+def test_files_refused_before_their_batch_leave_an_audit_record(warehouse, tmp_path):
+    """Every load attempt leaves a record, a file refused as a whole too (empty, binary, a
+    truncated gzip, a Parquet file that is not one)."""
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x00\x01\x02" * 2000)
+    truncated = tmp_path / "cut.csv.gz"
+    truncated.write_bytes(gzip.compress(_csv_text().encode())[:-20])
+    fake = tmp_path / "fake.parquet"
+    fake.write_text("not parquet at all\n")
+    for path in (empty, binary, truncated, fake):
+        code, output = _load(str(path))
+        assert code == 1, output
+    audit = warehouse.rows(
+        f"SELECT source, status, rows_read, message != '' FROM `{warehouse.raw}`.load_audit FINAL ORDER BY source"
+    )
+    assert [(Path(s).name, st, n, has) for s, st, n, has in audit] == [
+        (name, "failed", 0, True) for name in sorted(p.name for p in (empty, binary, truncated, fake))
+    ]
