@@ -563,7 +563,8 @@ def test_files_refused_before_their_batch_leave_an_audit_record(warehouse, tmp_p
         code, output = _load(str(path))
         assert code == 1, output
     audit = warehouse.rows(
-        f"SELECT source, status, rows_read, message != '' FROM `{warehouse.raw}`.load_audit FINAL ORDER BY source"
+        "SELECT source, status, rows_read, message != '' "
+        f"FROM `{warehouse.raw}`.load_audit FINAL ORDER BY source"
     )
     assert [(Path(s).name, st, n, has) for s, st, n, has in audit] == [
         (name, "failed", 0, True) for name in sorted(p.name for p in (empty, binary, truncated, fake))
