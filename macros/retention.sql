@@ -9,7 +9,15 @@
 -#}
 
 {% macro retention_years() -%}
-    {{ return(var('retention_years', env_var('SCORES_RETENTION_YEARS', '5')) | int) }}
+    {#- the same rule as the loaders (loaders/config.py): a whole number of years, 1 to 100 -#}
+    {%- set text = var('retention_years') | string | trim -%}
+    {%- if not text.isdigit() or (text | int) < 1 or (text | int) > 100 -%}
+        {{ exceptions.raise_compiler_error(
+            "retention_years (var or SCORES_RETENTION_YEARS) must be a whole number of years from 1 to 100, not '"
+            ~ text ~ "'"
+        ) }}
+    {%- endif -%}
+    {{ return(text | int) }}
 {%- endmacro %}
 
 {#- TTL expression for a model's `ttl` config. -#}
