@@ -30,6 +30,8 @@ from pathlib import Path
 
 import clickhouse_connect
 
+USER, PASSWORD = "bench", "bench-secret"  # a reader of the endpoint started here
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -56,7 +58,9 @@ QUERIES = {"mart": CLASSROOM_QUERY, "lookup": LOOKUP_QUERY}
 def _client_loop(job: tuple[int, list[tuple[int, str, str]], int, float, str]) -> list[float]:
     """One client process: random classroom lookups until the deadline; returns latencies."""
     port, keys, seed, deadline, query = job
-    client = clickhouse_connect.get_client(host="127.0.0.1", port=port, compress=False)
+    client = clickhouse_connect.get_client(
+        host="127.0.0.1", port=port, username=USER, password=PASSWORD, compress=False
+    )
     rng = random.Random(seed)
     latencies = []
     while time.time() < deadline:
@@ -96,6 +100,7 @@ def main() -> None:
             check=True,
         )
     port = _free_port()
+    env["SCORES_SERVE_USERS"] = f"{USER}:{PASSWORD}:readonly"  # the endpoint admits no anonymous user
     server = subprocess.Popen(
         [str(BIN / "scores"), "serve", "--port", str(port)],
         env=env,
@@ -105,7 +110,7 @@ def main() -> None:
     )
     try:
         server.stdout.readline()  # "serving ..."
-        admin = clickhouse_connect.get_client(host="127.0.0.1", port=port)
+        admin = clickhouse_connect.get_client(host="127.0.0.1", port=port, username=USER, password=PASSWORD)
         keys = admin.query(
             "SELECT school_year, teacher_id, test_id FROM scores.agg_classroom_scores "
             "ORDER BY rand() LIMIT 2000"

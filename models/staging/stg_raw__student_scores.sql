@@ -39,7 +39,7 @@ select
         (select groupArray(batches.batch_id) from committed_batches as batches),
         (select groupArray(batches.load_sequence) from committed_batches as batches),
         toUInt64(0)
-    ) as UInt64) as _load_sequence,
+    ), 'UInt64') as _load_sequence,
     _row_number,
     _loaded_at
 from scores
