@@ -109,12 +109,14 @@ class Parser:
         self._idle: list[Any] = [connect() for _ in range(size)]
         self._lock = threading.Lock()
 
-    def _value(self, function: str, argument: str) -> str:
+    def _value(self, function: str, argument: str, as_json: bool = False) -> str:
+        """``function(argument)`` evaluated by the engine, as text (as JSON text if as_json)."""
+        call = f"{function}({{q:String}})"
         with self._lock:
             connection = self._idle.pop() if self._idle else self._connect()
         try:
             result = connection.query(
-                f"SELECT {function}({{q:String}}) FORMAT RawBLOB",
+                f"SELECT {f'toJSONString({call})' if as_json else call} FORMAT RawBLOB",
                 "RawBLOB",
                 params={"q": escape_parameter(argument)},
             )
@@ -155,24 +157,11 @@ class Parser:
 
     def tokens(self, sql: str) -> list[tuple[int, int, str]]:
         """The engine lexer's tokens of ``sql``: (begin, end, type), byte offsets."""
-        raw = self._value_json("tokenizeQuery", sql)
-        return [(int(t["begin"]), int(t["end"]), str(t["type"])) for t in raw]
-
-    def _value_json(self, function: str, argument: str) -> Any:
-        with self._lock:
-            connection = self._idle.pop() if self._idle else self._connect()
         try:
-            result = connection.query(
-                f"SELECT toJSONString({function}({{q:String}})) FORMAT RawBLOB",
-                "RawBLOB",
-                params={"q": escape_parameter(argument)},
-            )
-            return json.loads(bytes(result.bytes()).decode())
+            raw = json.loads(self._value("tokenizeQuery", sql, as_json=True))
         except Exception as ex:
             raise _parse_error(ex) from None
-        finally:
-            with self._lock:
-                self._idle.append(connection)
+        return [(int(t["begin"]), int(t["end"]), str(t["type"])) for t in raw]
 
     def _without_json(self, sql: str, node_type: str) -> Statement:
         kind = node_type.split("_", 1)[0]

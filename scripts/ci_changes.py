@@ -23,13 +23,14 @@ The same on a laptop and in CI (.github/workflows/dbt-ci.yml):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,28 +122,30 @@ def base_manifest(base: str, cache: Path, warehouse: Path) -> Path:
     target = cache / base
     if (target / "manifest.json").exists():
         return target
-    worktree = Path(tempfile.mkdtemp(prefix="ci-base-"))
-    try:
-        _git("worktree", "add", "--detach", str(worktree), base)
-        _run(
-            [
-                str(BIN / "dbt"),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(worktree),
-                "--target-path",
-                str(worktree / "target"),
-            ],
-            cwd=worktree,
-            env=_dbt_env(PROD_SCHEMA, warehouse),
-        )
+    with _worktree(base, Path(tempfile.mkdtemp(prefix="ci-base-")) / "base") as worktree:
+        parse = [
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(worktree),
+            "--target-path",
+            str(worktree / "target"),
+        ]
+        _run([str(BIN / "dbt"), *parse], cwd=worktree, env=_dbt_env(PROD_SCHEMA, warehouse))
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(worktree / "target" / "manifest.json", target / "manifest.json")
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
-        shutil.rmtree(worktree, ignore_errors=True)
     return target
+
+
+@contextlib.contextmanager
+def _worktree(commit: str, path: Path) -> Iterator[Path]:
+    """A checkout of ``commit`` at ``path`` (a git worktree), removed afterwards."""
+    _git("worktree", "add", "--detach", str(path), commit)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, capture_output=True)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _dbt_json(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> list[dict[str, object]]:
@@ -264,30 +267,23 @@ def build_parents(base: str, state: Path, warehouse: Path, work: Path, parents: 
     selection = [f"+{name}" for name in parents if name in in_base]
     if not selection:
         return
-    worktree = work / "base"
-    try:
-        _git("worktree", "add", "--detach", str(worktree), base)
-        _run(
-            [
-                str(BIN / "dbt"),
-                "build",
-                "--project-dir",
-                str(worktree),
-                "--target-path",
-                str(work / "target-base"),
-                "--quiet",
-                "--resource-type",
-                "model",
-                "--resource-type",
-                "seed",
-                "--select",
-                *selection,
-            ],
-            cwd=worktree,
-            env=_dbt_env(PROD_SCHEMA, warehouse),
-        )
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
+    build = [
+        "build",
+        "--project-dir",
+        "{worktree}",
+        "--target-path",
+        str(work / "target-base"),
+        "--quiet",
+        "--resource-type",
+        "model",
+        "--resource-type",
+        "seed",
+        "--select",
+        *selection,
+    ]
+    with _worktree(base, work / "base") as worktree:
+        command = [str(BIN / "dbt"), *(str(worktree) if arg == "{worktree}" else arg for arg in build)]
+        _run(command, cwd=worktree, env=_dbt_env(PROD_SCHEMA, warehouse))
 
 
 def summarize(run_results: Path, returncode: int, output: str) -> list[str]:

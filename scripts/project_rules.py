@@ -75,19 +75,13 @@ def primary_keys_tested(manifest: Manifest, catalog: dict[str, Any] | None) -> l
     unique_combination_of_columns test."""
     problems = []
     for model in _models(manifest):
-        names = [
-            test.get("test_metadata", {}).get("name") for test in _tests_of(manifest, model["unique_id"])
+        tests = [
+            (t.get("test_metadata", {}).get("name"), t.get("column_name"))
+            for t in _tests_of(manifest, model["unique_id"])
         ]
-        unique_columns = {
-            test.get("column_name")
-            for test in _tests_of(manifest, model["unique_id"])
-            if test.get("test_metadata", {}).get("name") == "unique"
-        }
-        not_null_columns = {
-            test.get("column_name")
-            for test in _tests_of(manifest, model["unique_id"])
-            if test.get("test_metadata", {}).get("name") == "not_null"
-        }
+        names = {name for name, _ in tests}
+        unique_columns = {column for name, column in tests if name == "unique"}
+        not_null_columns = {column for name, column in tests if name == "not_null"}
         if "unique_combination_of_columns" not in names and not (unique_columns & not_null_columns):
             problems.append(
                 f"{model['name']}: no primary key test (unique + not_null, or unique_combination_of_columns)"
