@@ -17,7 +17,8 @@ The same on a laptop and in CI (.github/workflows/dbt-ci.yml):
 6. ``dbt build --select state:modified+ --defer --state <base manifest>`` into the schema
    ``ci_change``: the changed models, seeds and the dependents of changed macros, everything
    downstream of them, and their tests.
-7. A summary naming every failing model or test; exit 1 if anything failed. No change: exit 0.
+7. The project's rules (scripts/project_rules.py) on the changed project.
+8. A summary naming every failing model or test; exit 1 if anything failed. No change: exit 0.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import project_rules  # noqa: E402 (a sibling script)
+
 BIN = Path(sys.executable).parent
 SQL_FOLDERS = ("models/", "macros/", "tests/", "analyses/")
 PROD_SCHEMA, CHANGE_SCHEMA, RAW_SCHEMA = "ci_prod", "ci_change", "ci_raw"
@@ -205,6 +209,9 @@ def run(base_ref: str | None, rows: int, artifacts: Path, cache: Path) -> int:
             ],
             change_env,
         )
+        # the project's rules, on the changed project's manifest (dbt ls parsed it)
+        if project_rules.check(work / "target-ls") != 0:
+            failures.append("project rules (scripts/project_rules.py)")
         if not listed:
             print("ci: no model, seed, test or macro changed: nothing to build")
             return 1 if failures else 0
