@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,8 @@ LEADING_WORDS = {
     "DICTIONARY",
     "DATABASE",
 }
+# statements longer than this are parsed each time (the cache holds at most 2048 of 64 KiB)
+CACHED_TEXT_BYTES = 64 << 10
 # how far into a body the head of an INSERT with inline data may reach
 INSERT_HEAD_BYTES = 256 << 10
 
@@ -104,10 +107,14 @@ class InlineInsert:
 class Parser:
     """Parses statements with the engine, on connections that run nothing else."""
 
-    def __init__(self, connect: Callable[[], Any], size: int = 2) -> None:
+    def __init__(self, connect: Callable[[], Any], size: int = 2, cache_entries: int = 2048) -> None:
         self._connect = connect
         self._idle: list[Any] = [connect() for _ in range(size)]
         self._lock = threading.Lock()
+        # parse trees of recent statements by their exact text: clients repeat the same text
+        # (with {name:Type} parameters), and parsing is a function of the text alone
+        self._cache: OrderedDict[str, Statement] = OrderedDict()
+        self._cache_entries = cache_entries
 
     def _value(self, function: str, argument: str, as_json: bool = False) -> str:
         """``function(argument)`` evaluated by the engine, as text (as JSON text if as_json)."""
@@ -145,11 +152,23 @@ class Parser:
 
     def parse(self, sql: str) -> Statement:
         """The statement in ``sql``, parsed by the engine; refuses several statements."""
+        with self._lock:
+            cached = self._cache.get(sql)
+            if cached is not None:
+                self._cache.move_to_end(sql)
+        if cached is not None:
+            return cached  # shared: whoever amends a tree works on a copy (service.Endpoint._check)
         try:
             ast = self.tree(sql)
         except _NoJsonFormError as missing:
             return self._without_json(sql, missing.node_type)
-        return Statement(sql, str(ast.get("type")), ast)
+        statement = Statement(sql, str(ast.get("type")), ast)
+        if len(sql) <= CACHED_TEXT_BYTES:
+            with self._lock:
+                self._cache[sql] = statement
+                while len(self._cache) > self._cache_entries:
+                    self._cache.popitem(last=False)
+        return statement
 
     def format(self, ast: dict[str, Any]) -> str:
         """SQL text of a (checked, possibly amended) parse tree."""

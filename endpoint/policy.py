@@ -319,7 +319,7 @@ class Check:
     access: Access
     current_database: str
     functions: FunctionCatalogue
-    table_exists: Callable[[str, str], bool]
+    exists: Callable[[str, str], bool]
     # parses SQL held in strings (a dictionary's source query), to check it like a statement
     parse: Callable[[str], Statement]
     session: bool
@@ -329,8 +329,14 @@ class Check:
     # set when the check amended the tree (a resolved user file, a dictionary source without
     # credentials): the statement then runs as the amended tree, formatted by the engine
     amended: bool = False
+    # set when the decision depended on which tables exist (it cannot be remembered then)
+    looked_up_tables: bool = False
 
     # -- entry point ----------------------------------------------------------------------
+
+    def table_exists(self, database: str, table: str) -> bool:
+        self.looked_up_tables = True
+        return self.exists(database, table)
 
     def statement(self, statement: Statement) -> None:
         kind = statement.kind

@@ -9,10 +9,13 @@ itself enforces (endpoint/engine_access.py).
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import json
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,9 @@ from endpoint.policy import READ_KINDS, Access, Check, FunctionCatalogue
 from endpoint.users import User
 
 DEFAULT_FORMAT = "TabSeparated"
+# decisions remembered, by user access, current database and statement text: a client repeats
+# the same statement (with {name:Type} parameters), and its check would come out the same
+PASSED_CHECKS = 4096
 # the answer of KILL QUERY, in the shape ClickHouse gives it (kill_status, query_id, user)
 KILL_ANSWER = """
 SELECT 'finished' AS kill_status, tupleElement(r, 1) AS query_id, tupleElement(r, 2) AS user
@@ -103,6 +109,7 @@ class Endpoint:
             str(r[0]) for r in self._admin.query("SELECT name FROM system.settings").result_rows
         )
         self._users: dict[str, User] = {}
+        self._passed: OrderedDict[tuple[object, ...], None] = OrderedDict()
         self.connections = Connections(self._open_raw, self._setup_of)
         self.registry = Registry(self._engine_ids, self._kill)
         self._insert_dir = tempfile.TemporaryDirectory(prefix="scores-serve-inserts-")
@@ -249,6 +256,46 @@ class Endpoint:
         temporary: frozenset[str] = frozenset(),
     ) -> Answer:
         database = self._current_database(request, connection, session)
+        key = (access, database, session, temporary, statement.text, bool(request.params.get("database")))
+        if key not in self._passed:
+            statement, passed_as_is = self._check(statement, access, database, session, temporary, request)
+            if passed_as_is:
+                with self._admin_lock:
+                    self._passed[key] = None
+                    while len(self._passed) > PASSED_CHECKS:
+                        self._passed.popitem(last=False)
+        if statement.kind == "KillQueryQuery":
+            return self._kill_query(request, statement, access)
+        if statement.kind == "UseQuery" and not session:
+            return Answer(b"", DEFAULT_FORMAT, _summary(None, 0))  # no lasting effect without a session
+        try:
+            if database != (connection.database or "default"):
+                connection.raw.query(f"USE {_identifier(database)}")
+                connection.database = database
+            if statement.kind == "UseQuery":
+                connection.database = str((statement.ast or {}).get("database", {}).get("name"))
+            if session and request.settings:
+                with _settings_for_one_query(connection, request.settings):
+                    return self._execute(request, statement, connection)
+            return self._execute(request, statement, connection)
+        except QueryError:
+            raise
+        except Exception as ex:
+            raise from_engine(ex, self.hidden_paths()) from None
+
+    def _check(
+        self,
+        statement: Statement,
+        access: Access,
+        database: str,
+        session: bool,
+        temporary: frozenset[str],
+        request: Request,
+    ) -> tuple[Statement, bool]:
+        """The statement that may run (the checked one, or its amended tree) and whether the
+        decision depended only on the statement and the user (then it can be remembered)."""
+        # the parser shares its trees; a check may amend the one it walks
+        statement = dataclasses.replace(statement, ast=copy.deepcopy(statement.ast))
         check = Check(
             access,
             database,
@@ -268,24 +315,8 @@ class Endpoint:
                 access, database, self.functions, self.table_exists, self.parser.parse, session=session
             )
             again.statement(statement)
-        if statement.kind == "KillQueryQuery":
-            return self._kill_query(request, statement, access)
-        if statement.kind == "UseQuery" and not session:
-            return Answer(b"", DEFAULT_FORMAT, _summary(None, 0))  # no lasting effect without a session
-        try:
-            if database != (connection.database or "default"):
-                connection.raw.query(f"USE {_identifier(database)}")
-                connection.database = database
-            if statement.kind == "UseQuery":
-                connection.database = str((statement.ast or {}).get("database", {}).get("name"))
-            if session and request.settings:
-                with _settings_for_one_query(connection, request.settings):
-                    return self._execute(request, statement, connection)
-            return self._execute(request, statement, connection)
-        except QueryError:
-            raise
-        except Exception as ex:
-            raise from_engine(ex, self.hidden_paths()) from None
+            return statement, False
+        return statement, not check.looked_up_tables
 
     def _execute(self, request: Request, statement: Statement, connection: Connection) -> Answer:
         fmt = statement.format or request.params.get("default_format") or DEFAULT_FORMAT
