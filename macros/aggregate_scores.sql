@@ -5,7 +5,8 @@
     (incremental_by_batch(publish='partitions')).
 
     group_columns: the grain of the aggregate; attributes: descriptive columns carried along
-    (taken from the most recently loaded score of the group).
+    (a name column shows the current name of its id, macros/current_names.sql; others come from
+    the group's most recently loaded score).
 -#}
 {% macro aggregate_scores(group_columns, attributes=[]) -%}
 with
@@ -37,13 +38,25 @@ groups as (
         sumMap(performance_level_histogram) as performance_level_histogram
     from versioned_distributions
     group by {{ group_columns | join(', ') }}
+),
+
+names as (
+    select * from {{ ref('int_current_names') }}
+),
+
+published as (
+    select
+        {% for column in group_columns + attributes -%}
+        {{ column }},
+        {% endfor -%}
+        {{ score_metrics() }}
+    from groups
+    {{ unchanged_rows_of_touched_years(group_columns) }}
 )
 
-select
-    {% for column in group_columns + attributes -%}
-    {{ column }},
-    {% endfor -%}
-    {{ score_metrics() }}
-from groups
-{{ unchanged_rows_of_touched_years(group_columns) }}
+{%- set names = attributes | select('in', name_columns().keys() | list) | list %}
+
+select published.* {{ current_name_replacements(names) if names else '' }}
+from published
+{{ current_name_joins('names', 'published', names) }}
 {%- endmacro %}

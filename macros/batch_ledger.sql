@@ -134,12 +134,15 @@
     delete rows past retention (macros/retention.sql).
     Returned as hook strings, rendered when the model runs.
 -#}
-{% macro batch_recompute_pre_hooks(key_columns, keys_sql, publish='rows') -%}
+{% macro batch_recompute_pre_hooks(key_columns, keys_sql, publish='rows', names=[]) -%}
     {%- set hooks = [
         "{{ reset_applied_batches() }}",
         "{{ drop_changes() }}",
         "{{ create_changes(" ~ keys_sql ~ ") }}",
     ] -%}
+    {%- if names -%}
+        {%- do hooks.append("{{ add_stale_name_years(ref('int_current_names'), " ~ names ~ ") }}") -%}
+    {%- endif -%}
     {%- if publish == 'rows' -%}
         {%- do hooks.append("{{ delete_changed(" ~ key_columns ~ ") }}") -%}
     {%- endif -%}
@@ -165,6 +168,8 @@
     by default the groups touched by the new batches; order_by / partition_by: the table layout,
     by default ordered by the keys and partitioned by school year. Rows expire with retention.
 
+    names: the mart's name columns (current names, macros/current_names.sql): the school years
+    where a stored name is no longer current are republished.
     publish: how a run's changes become visible to readers.
       'partitions' (the marts BI tools read): the run builds the complete new content of every
         school year it touches (recomputed groups plus the year's unchanged rows, see
@@ -179,7 +184,7 @@
 -#}
 {% macro incremental_by_batch(key_columns, upstream=none, keys_sql=none, order_by=none,
                               partition_by='school_year', publish='rows', projections=[],
-                              column_codecs={}) -%}
+                              column_codecs={}, names=[]) -%}
     {%- set keys_sql = keys_sql or "affected_groups(" ~ key_columns ~ ", '" ~ upstream ~ "')" -%}
     {%- if publish not in ('rows', 'partitions') -%}
         {{ exceptions.raise_compiler_error("incremental_by_batch: publish must be 'rows' or 'partitions'") }}
@@ -200,7 +205,7 @@
             else {'ttl_only_drop_parts': 1, 'lightweight_mutation_projection_mode': "'rebuild'"},
         'projections': projections,
         'column_codecs': column_codecs,
-        'pre_hook': batch_recompute_pre_hooks(key_columns, keys_sql, publish),
+        'pre_hook': batch_recompute_pre_hooks(key_columns, keys_sql, publish, names),
         'overwrite_touched_years': publish == 'partitions',
         'post_hook': batch_recompute_post_hooks(upstream),
     }) }}

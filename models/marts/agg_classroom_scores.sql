@@ -4,6 +4,7 @@
     new classroom of a corrected score), from the section histograms.
 -#}
 {%- set group_columns = ['school_year', 'teacher_id', 'test_id', 'subject', 'school_id', 'district_id'] -%}
-{{ config(**incremental_by_batch(group_columns, upstream='int_score_distributions', publish='partitions')) }}
+{{ config(**incremental_by_batch(group_columns, upstream='int_score_distributions', publish='partitions',
+    names=['teacher_name', 'school_name', 'district_name'])) }}
 
 {{ aggregate_scores(group_columns, ['state_id', 'teacher_name', 'school_name', 'district_name']) }}

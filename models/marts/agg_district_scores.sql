@@ -4,6 +4,7 @@
     district-wide averages and medians (not averages of grade averages).
 -#}
 {%- set group_columns = ['school_year', 'state_id', 'district_id', 'test_id', 'subject'] -%}
-{{ config(**incremental_by_batch(group_columns, upstream='int_score_distributions', publish='partitions')) }}
+{{ config(**incremental_by_batch(group_columns, upstream='int_score_distributions', publish='partitions',
+    names=['district_name'])) }}
 
 {{ aggregate_scores(group_columns, ['district_name']) }}

@@ -5,6 +5,16 @@
 -#}
 {{ config(materialized='view') }}
 
+with
+
+scores as (
+    select * from {{ ref('int_student_scores_by_teacher') }}
+),
+
+names as (
+    select * from {{ ref('int_current_names') }}
+)
+
 select
     scores.school_year as school_year,
     scores.teacher_id as teacher_id,
@@ -19,10 +29,12 @@ select
     scores.overall_score as overall_score,
     scores.performance_level as performance_level,
     scores.dimension_scores as dimension_scores,
-    scores.teacher_name as teacher_name,
-    scores.school_name as school_name,
-    scores.district_name as district_name,
+    -- the current names of the ids (macros/current_names.sql), as in every mart
+    teacher_name_now.current_name as teacher_name,
+    school_name_now.current_name as school_name,
+    district_name_now.current_name as district_name,
     {{ student_context_average('classroom', 'scores.{}') }} as classroom_avg_score,
     {{ student_context_average('school_grade', 'scores.{}') }} as school_grade_avg_score,
     {{ student_context_average('district_grade', 'scores.{}') }} as district_grade_avg_score
-from {{ ref('int_student_scores_by_teacher') }} as scores
+from scores
+{{ current_name_joins('names', 'scores', ['teacher_name', 'school_name', 'district_name']) }}

@@ -227,3 +227,54 @@ def test_dimension_scores_land_exactly_or_are_quarantined_with_a_reason(warehous
         "SELECT dimension, toString(avg_dimension_score) "
         f"FROM `{warehouse.db}`.agg_dimension_scores ORDER BY 1"
     ) == [("Reading", "12.3456"), ("Writing", "100")]
+
+
+def test_names_are_one_current_name_per_id_in_every_mart(warehouse, tmp_path):
+    """A rename loaded with one correction renames every classroom of the teacher (every school
+    year, one the load never touched too) and the district everywhere; an empty name in a later load blanks nothing;
+    incremental and full builds agree."""
+    base = {"teacher_id": "T-N", "school_id": "SCH-N", "district_id": "D-N", "state_id": "CA", "grade": 5}
+    rows = [
+        _row(
+            student_id="S1", test_id="ELA-Q1", subject="ELA", school_year=2025, test_date="2024-10-14", **base
+        ),
+        _row(
+            student_id="S2", test_id="ELA-Q1", subject="ELA", school_year=2025, test_date="2024-10-14", **base
+        ),
+        _row(
+            student_id="S1", test_id="ELA-Q1", subject="ELA", school_year=2026, test_date="2025-10-14", **base
+        ),
+    ]
+    for row in rows:
+        row.update(teacher_name="Ms Old", school_name="Old School", district_name="Old District")
+    _load(_write(tmp_path / "first.csv", rows))
+    warehouse.dbt("build")
+    renamed = {**rows[1], "teacher_name": "Ms New", "district_name": "New District", "overall_score": 77}
+    renamed["overall_performance_level"] = REFERENCE.level_for("ELA", 77)
+    _load(_write(tmp_path / "rename.csv", [renamed]))
+    blank = {**rows[2], "teacher_name": "", "school_name": "", "district_name": "", "overall_score": 66}
+    blank["overall_performance_level"] = REFERENCE.level_for("ELA", 66)
+    _load(_write(tmp_path / "blank.csv", [blank]))
+
+    def names() -> set[tuple[str, ...]]:
+        found = set()
+        for table in ("agg_classroom_scores", "mart_student_context"):
+            found |= set(
+                warehouse.rows(
+                    f"SELECT teacher_name, school_name, district_name FROM `{warehouse.db}`.{table} "
+                    "WHERE teacher_id = 'T-N'"
+                )
+            )
+        for table in ("agg_school_grade_scores", "agg_district_grade_scores", "agg_district_scores"):
+            found |= {
+                ("-", "-", r[0])
+                for r in warehouse.rows(
+                    f"SELECT district_name FROM `{warehouse.db}`.{table} WHERE district_id = 'D-N'"
+                )
+            }
+        return found
+
+    warehouse.dbt("build")
+    assert names() == {("Ms New", "Old School", "New District"), ("-", "-", "New District")}
+    warehouse.dbt("build", "--full-refresh")
+    assert names() == {("Ms New", "Old School", "New District"), ("-", "-", "New District")}
