@@ -56,7 +56,11 @@ published as (
 
 {%- set names = attributes | select('in', name_columns().keys() | list) | list %}
 
-select published.* {{ current_name_replacements(names) if names else '' }}
+select
+    {% for column in group_columns + attributes + score_metric_columns() -%}
+    {{ column ~ '_now.current_name' if column in names else 'published.' ~ column }} as {{ column }}
+    {%- if not loop.last %},{% endif %}
+    {% endfor %}
 from published
 {{ current_name_joins('names', 'published', names) }}
 {%- endmacro %}

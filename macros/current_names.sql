@@ -22,15 +22,6 @@ left join {{ names }} as {{ column }}_now
     {%- endfor %}
 {%- endmacro %}
 
-{#- The REPLACE list that puts the current names in place of the stored ones. -#}
-{% macro current_name_replacements(columns) -%}
-    replace (
-        {%- for column in columns %}
-        {{ column }}_now.current_name as {{ column }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
-    )
-{%- endmacro %}
-
 {#-
     Pre-hook of a mart published by partition: the school years where a stored name is no longer
     the current one (a rename, or a name that the latest load left empty) join the run's touched

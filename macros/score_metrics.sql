@@ -49,7 +49,17 @@
     )
 {%- endmacro -%}
 
-{#- The metric columns, from a score histogram and a performance-level histogram. -#}
+{#- The names of the metric columns, in score_metrics' order. -#}
+{% macro score_metric_columns() -%}
+    {{ return([
+        'student_count', 'avg_score', 'median_score', 'q1_score', 'q3_score', 'min_score', 'max_score',
+        'score_stddev', 'avg_performance_level', 'excellent_count', 'good_count', 'fair_count',
+        'needs_improvement_count',
+    ]) }}
+{%- endmacro %}
+
+{#- The metric columns (named as score_metric_columns lists them), from a score histogram and a
+    performance-level histogram. -#}
 {% macro score_metrics(h='score_histogram', levels='performance_level_histogram') -%}
     {{ _histogram_count(h) }} as student_count,
     {{ _histogram_sum(h) }} / student_count as avg_score,

@@ -231,8 +231,8 @@ def test_dimension_scores_land_exactly_or_are_quarantined_with_a_reason(warehous
 
 def test_names_are_one_current_name_per_id_in_every_mart(warehouse, tmp_path):
     """A rename loaded with one correction renames every classroom of the teacher (every school
-    year, one the load never touched too) and the district everywhere; an empty name in a later load blanks nothing;
-    incremental and full builds agree."""
+    year, one the load never touched too) and the district everywhere; an empty name in a later
+    load blanks nothing; incremental and full builds agree."""
     base = {"teacher_id": "T-N", "school_id": "SCH-N", "district_id": "D-N", "state_id": "CA", "grade": 5}
     rows = [
         _row(
