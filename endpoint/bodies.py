@@ -30,6 +30,7 @@ from endpoint.errors import (
 SPOOL_BYTES = 16 << 20
 PIECE = 1 << 16  # bytes read from the socket, and produced by a decompressor, at a time
 MAX_CHUNK_LINE = 1024
+DRAIN_BYTES = 16 << 20  # the most of a refused body read before answering
 
 
 class Body:
@@ -172,6 +173,14 @@ def supported_encodings() -> list[str]:
     return encodings
 
 
+def _drain(rfile: IO[bytes], count: int, deadline: float) -> None:
+    while count > 0 and time.monotonic() < deadline:
+        piece = rfile.read(min(count, PIECE))
+        if not piece:
+            return
+        count -= len(piece)
+
+
 def read_body(rfile: IO[bytes], headers: Any, limit: int, deadline_seconds: float) -> Body:
     """Read, check and decompress the body of a request; QueryError on any problem."""
     chunked = is_chunked(headers)
@@ -226,6 +235,9 @@ def read_body(rfile: IO[bytes], headers: Any, limit: int, deadline_seconds: floa
                     raise _bad("a chunk of the request body is longer than its size")
         elif length:
             if length > limit:
+                # read (and drop) a modest excess, so that a client still sending its body can
+                # read the answer; a larger one is cut off with the connection
+                _drain(rfile, min(length, DRAIN_BYTES), deadline)
                 raise _too_large(limit)
             left = length
             while left > 0:
