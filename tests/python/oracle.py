@@ -187,8 +187,49 @@ def assert_all_aggregates_match(client: Any, db: str, current: list[dict[str, An
         raise AssertionError(f"agg_dimension_scores: {ex}") from None
     facts = client.command(f"SELECT count() FROM `{db}`.fct_student_scores")
     assert facts == len(current), f"fct_student_scores has {facts} rows, the recompute {len(current)}"
+    assert_names_match(client, db, current)
     assert_report_lookups_match(client, db)
     assert_fact_projection_matches(client, db)
+
+
+NAMES = {"teacher_name": "teacher_id", "school_name": "school_id", "district_name": "district_id"}
+NAMED_TABLES = {
+    "agg_classroom_scores": ("teacher_name", "school_name", "district_name"),
+    "agg_school_grade_scores": ("school_name", "district_name"),
+    "agg_district_grade_scores": ("district_name",),
+    "agg_district_scores": ("district_name",),
+    "mart_student_context": ("teacher_name", "school_name", "district_name"),
+}
+
+
+def current_names(current: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """name column -> id -> the non-empty name of the id's most recently loaded current score."""
+    out: dict[str, dict[str, str]] = {}
+    ordered = sorted(current, key=lambda r: (r["_committed_at"], r["_row_number"]))
+    for column, id_column in NAMES.items():
+        names: dict[str, str] = {}
+        for row in ordered:
+            names.setdefault(row[id_column], "")
+            if row[column]:
+                names[row[id_column]] = row[column]
+        out[column] = names
+    return out
+
+
+def assert_names_match(client: Any, db: str, current: list[dict[str, Any]]) -> None:
+    """Every mart shows one name per id, the current one."""
+    expected = current_names(current)
+    for table, columns in NAMED_TABLES.items():
+        ids = [NAMES[c] for c in columns]
+        rows = client.query(
+            f"SELECT DISTINCT {', '.join(ids + list(columns))} FROM `{db}`.`{table}`"
+        ).result_rows
+        for row in rows:
+            for i, column in enumerate(columns):
+                want = expected[column].get(row[i], "")
+                assert row[len(ids) + i] == want, (
+                    f"{table}.{column} of {row[i]}: {row[len(ids) + i]!r}, expected {want!r}"
+                )
 
 
 def read_mart(

@@ -68,6 +68,10 @@ def _write_corrections(path: Path, current: list[dict], count: int, move: bool, 
             if move:
                 values["teacher_id"] = rng.choice([*teachers, "T-NEW"])
                 values["teacher_name"] = "Reassigned Teacher"
+            # names change, or are left empty, with corrections: marts show the current ones
+            name = rng.choice(["teacher_name", "school_name", "district_name", None])
+            if name is not None:
+                values[name] = rng.choice(["", f"Renamed {seed}"])
             writer.writerow([values[c] for c in INPUT_COLUMN_NAMES])
     return True
 
