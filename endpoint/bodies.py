@@ -157,22 +157,6 @@ def _zstd_decompressor() -> Any:
     return zstd.ZstdDecompressor()
 
 
-def supported_encodings() -> list[str]:
-    encodings = ["gzip", "deflate"]
-    try:
-        import lz4.frame  # noqa: F401
-
-        encodings.append("lz4")
-    except ImportError:
-        pass
-    try:
-        _zstd_decompressor()
-        encodings.append("zstd")
-    except QueryError:
-        pass
-    return encodings
-
-
 def _drain(rfile: IO[bytes], count: int, deadline: float) -> None:
     while count > 0 and time.monotonic() < deadline:
         piece = rfile.read(min(count, PIECE))

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint.errors import SESSION_IS_LOCKED, TOO_MANY_SIMULTANEOUS_QUERIES, QueryError, from_engine
+from endpoint.parsing import string_literal
 
 MARKER = "scores-serve"
 
@@ -38,10 +39,19 @@ def marker(query_id: str) -> str:
     return f"/* {MARKER} {query_id} */\n"
 
 
+@dataclass(frozen=True)
+class Role:
+    """Who a connection is set up for: a user, as a reader or a writer. A user whose role changes
+    in the users file gets new connections (the engine's limits and read-only mode go with them)."""
+
+    user: str
+    writes: bool
+
+
 @dataclass
 class Connection:
     raw: Any
-    user: str
+    role: Role
     database: str | None = None
 
     def close(self) -> None:
@@ -53,7 +63,6 @@ class Connection:
 class Session:
     connection: Connection
     timeout: float
-    user: str
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     temporary_tables: set[str] = field(default_factory=set)
@@ -76,46 +85,42 @@ class Connections:
     def __init__(
         self,
         open_raw: Callable[[], Any],
-        setup: Callable[[str], list[str]],
+        setup: Callable[[bool], tuple[list[str], list[str]]],
         max_idle_per_key: int = 4,
         max_idle: int = 64,
         max_sessions: int = 512,
         max_sessions_per_user: int = 128,
     ) -> None:
         self._open_raw = open_raw
-        self._setup = setup  # user name -> the statements of its role's setup
-        self._idle: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], list[Connection]] = OrderedDict()
+        self._setup = setup  # writes -> the role's setup statements, and its lock (EngineAccess.setup)
+        self._idle: OrderedDict[tuple[Role, tuple[tuple[str, str], ...]], list[Connection]] = OrderedDict()
         self._idle_count = 0
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self.max_idle_per_key, self.max_idle = max_idle_per_key, max_idle
         self.max_sessions, self.max_sessions_per_user = max_sessions, max_sessions_per_user
 
-    def open(self, user: str, settings: dict[str, str]) -> Connection:
-        """A new connection of ``user``'s role with ``settings`` applied (before it is locked)."""
+    def open(self, role: Role, settings: dict[str, str]) -> Connection:
+        """A new connection of ``role`` with ``settings`` applied (before it is locked)."""
         raw = self._open_raw()
-        statements = self._setup(user)
-        # the role's limits and its profile's constraints come first, so URL settings are checked
-        # against them; a reader's readonly = 1 comes last and locks everything
-        lock = [s for s in statements if s.startswith("SET readonly")]
+        statements, lock = self._setup(role.writes)
         try:
             for statement in statements:
-                if statement not in lock:
-                    raw.query(statement)
+                raw.query(statement)
             for name, value in settings.items():
                 # the name is one of the engine's settings (checked by the caller), the value a literal
-                raw.query(f"SET {name} = {_string_literal(value)}")
+                raw.query(f"SET {name} = {string_literal(value)}")
             for statement in lock:
                 raw.query(statement)
         except Exception as ex:
             with contextlib.suppress(Exception):
                 raw.close()
             raise from_engine(ex) from None
-        return Connection(raw, user)
+        return Connection(raw, role)
 
     @contextlib.contextmanager
-    def pooled(self, user: str, settings: dict[str, str]) -> Iterator[Connection]:
-        key = (user, tuple(sorted(settings.items())))
+    def pooled(self, role: Role, settings: dict[str, str]) -> Iterator[Connection]:
+        key = (role, tuple(sorted(settings.items())))
         with self._lock:
             idle = self._idle.get(key)
             connection = idle.pop() if idle else None
@@ -123,7 +128,7 @@ class Connections:
                 self._idle_count -= 1
                 self._idle.move_to_end(key)
         if connection is None:
-            connection = self.open(user, settings)
+            connection = self.open(role, settings)
         healthy = False
         try:
             yield connection
@@ -134,7 +139,7 @@ class Connections:
             else:
                 connection.close()
 
-    def _give_back(self, key: tuple[str, tuple[tuple[str, str], ...]], connection: Connection) -> None:
+    def _give_back(self, key: tuple[Role, tuple[tuple[str, str], ...]], connection: Connection) -> None:
         evicted: list[Connection] = []
         with self._lock:
             idle = self._idle.setdefault(key, [])
@@ -154,50 +159,42 @@ class Connections:
         for stale in evicted:
             stale.close()
 
-    def forget_user(self, user: str) -> None:
-        """Close the idle connections and sessions of a user who no longer exists."""
-        closing: list[Connection] = []
-        with self._lock:
-            for key in [k for k in self._idle if k[0] == user]:
-                closing.extend(self._idle.pop(key))
-            self._idle_count = sum(len(v) for v in self._idle.values())
-            for session_id in [
-                s for s, v in self._sessions.items() if v.user == user and not v.lock.locked()
-            ]:
-                closing.append(self._sessions.pop(session_id).connection)
-        for connection in closing:
-            connection.close()
-
     # -- sessions --------------------------------------------------------------------------
 
-    def session(self, session_id: str, user: str, timeout: float) -> Session:
+    def session(self, session_id: str, role: Role, timeout: float) -> Session:
         evicted: list[Connection] = []
         with self._lock:
             self._expire()
             session = self._sessions.get(session_id)
-            if session is not None and session.user != user:
+            if session is not None and session.connection.role.user != role.user:
                 raise QueryError(SESSION_IS_LOCKED, f"Session {session_id} is locked by another user")
+            if session is not None and session.connection.role != role and not session.lock.locked():
+                # the user's role changed: the session's settings and limits go with the old one
+                del self._sessions[session_id]
+                evicted.append(session.connection)
+                session = None
             if session is None:
                 # at a limit, the least recently used idle session of this user (else of anyone)
                 # makes room: clients such as SQLAlchemy pools open a session per connection
-                mine = [s for s in self._sessions.values() if s.user == user]
+                mine = [s for s in self._sessions.values() if s.connection.role.user == role.user]
                 if len(mine) >= self.max_sessions_per_user:
                     evicted += self._evict_idle(mine)
                 if len(self._sessions) >= self.max_sessions:
                     evicted += self._evict_idle(list(self._sessions.values()))
                 if len(self._sessions) >= self.max_sessions or (
-                    sum(1 for s in self._sessions.values() if s.user == user) >= self.max_sessions_per_user
+                    sum(1 for s in self._sessions.values() if s.connection.role.user == role.user)
+                    >= self.max_sessions_per_user
                 ):
                     raise QueryError(TOO_MANY_SIMULTANEOUS_QUERIES, "too many sessions are running queries")
         for connection in evicted:
             connection.close()
         if session is None:
-            created = Session(self.open(user, {}), timeout, user)
+            created = Session(self.open(role, {}), timeout)
             with self._lock:
                 session = self._sessions.setdefault(session_id, created)
             if session is not created:
                 created.connection.close()
-                if session.user != user:
+                if session.connection.role.user != role.user:
                     raise QueryError(SESSION_IS_LOCKED, f"Session {session_id} is locked by another user")
         session.timeout = timeout
         session.last_used = time.monotonic()
@@ -219,16 +216,6 @@ class Connections:
             if now - session.last_used > session.timeout and not session.lock.locked():
                 del self._sessions[key]
                 session.connection.close()
-
-    @property
-    def session_count(self) -> int:
-        with self._lock:
-            return len(self._sessions)
-
-    @property
-    def idle_count(self) -> int:
-        with self._lock:
-            return self._idle_count
 
     def close(self) -> None:
         with self._lock:
@@ -323,7 +310,3 @@ def _gone(client: socket.socket | None) -> bool:
         return False
     except (OSError, ValueError):
         return True
-
-
-def _string_literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from endpoint.parsing import string_literal
+
 READER_PROFILE = "scores_reader"
 WRITER_PROFILE = "scores_writer"
 SCOPE_PREFIX = "scores-scope:"
@@ -130,15 +132,15 @@ class EngineAccess:
         parts.append("      </databases>\n")
         return "".join(parts)
 
-    def setup(self, writes: bool, scope: str = "") -> list[str]:
-        """The statements that make a fresh engine connection a client connection of a role."""
+    def setup(self, writes: bool, scope: str = "") -> tuple[list[str], list[str]]:
+        """The statements that make a fresh engine connection a client connection of a role: the
+        role's settings and its profile's constraints (a client's own settings go after these, so
+        the engine checks them against the constraints), then the lock (a reader's readonly = 1)."""
         limits = self.writer if writes else self.reader
         values = {**FIXED_SETTINGS, **limits.settings(), "log_comment": scope}
-        statements = [f"SET {name} = {_quote(value)}" for name, value in values.items()]
+        statements = [f"SET {name} = {string_literal(value)}" for name, value in values.items()]
         statements.append(f"SET profile = '{WRITER_PROFILE if writes else READER_PROFILE}'")
-        if not writes:
-            statements.append("SET readonly = 1")
-        return statements
+        return statements, [] if writes else ["SET readonly = 1"]
 
 
 def _profile(name: str, limits: Limits) -> str:
@@ -155,12 +157,6 @@ def _tag(name: str) -> str:
     if not name.replace("_", "a").isalnum() or name[0].isdigit():
         raise ValueError(f"{name!r} cannot carry a row policy (names must be identifiers)")
     return name
-
-
-def _quote(value: str) -> str:
-    if value.isdigit():
-        return value
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _write_atomic(path: Path, text: str) -> None:

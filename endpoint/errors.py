@@ -129,10 +129,6 @@ class QueryError(Exception):
         self.status = status or STATUS_FOR_CODE.get(code, default)
 
 
-def refuse(code: int, text: str, status: HTTPStatus | None = None) -> QueryError:
-    return QueryError(code, text, status)
-
-
 def from_engine(ex: BaseException, hidden_paths: tuple[str, ...] = ()) -> QueryError:
     """An engine exception as the client sees it: ClickHouse's text, without host paths.
 

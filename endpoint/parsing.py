@@ -70,6 +70,15 @@ def escape_parameter(value: str) -> str:
     )
 
 
+def string_literal(value: str) -> str:
+    """A ClickHouse string literal (the engine converts it to a setting's type where needed)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
 @dataclass(frozen=True)
 class Statement:
     """One statement: its text, the type of its root node and, where it has one, its JSON tree."""

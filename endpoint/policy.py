@@ -26,7 +26,7 @@ SYSTEM commands, on the project's databases only.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -457,7 +457,7 @@ class Check:
         self._database(str(_name(ast.get("database"))), write=False, current=True)
 
     def _set_query(self, ast: dict[str, Any]) -> None:
-        self.settings(str(change.get("name")) for change in ast.get("changes") or [])
+        refuse_reserved_settings(str(change.get("name")) for change in ast.get("changes") or [])
 
     def _explain_query(self, ast: dict[str, Any]) -> None:
         inner = ast.get("query")
@@ -499,7 +499,7 @@ class Check:
                 "identifier query parameters ({name:Identifier}) are not allowed through the endpoint"
             )
         elif node_type == "SetQuery":
-            self.settings(str(change.get("name")) for change in node.get("changes") or [])
+            refuse_reserved_settings(str(change.get("name")) for change in node.get("changes") or [])
         elif (
             node_type in ("SelectWithUnionQuery", "InsertQuery", "CreateQuery")
             and key
@@ -653,14 +653,6 @@ class Check:
         if database not in allowed:
             raise _denied(f"{self.access.user}: database {database} is not available through the endpoint")
 
-    def settings(self, names: Iterator[str] | list[str] | Any) -> None:
-        for name in names:
-            lowered = name.lower()
-            if lowered in RESERVED_SETTINGS:
-                raise _denied(f"setting {name} is set by the endpoint and cannot be changed")
-            if any(part in lowered for part in PATH_SETTING_PARTS):
-                raise _denied(f"setting {name} names host files or servers and cannot be set here")
-
     def _dictionary(self, ast: dict[str, Any]) -> None:
         source = (ast.get("dictionary") or {}).get("source") or {}
         if str(source.get("name", "")).lower() != "clickhouse":
@@ -711,6 +703,17 @@ KIND_CHECKS = {
     "UpdateQuery": "_optimize_query",
     "ShowIndexesQuery": "_show_columns_query",
 }
+
+
+def refuse_reserved_settings(names: Iterable[str]) -> None:
+    """Refuse the settings no client may change: those the endpoint fixes per connection and those
+    that would point the engine at host paths or servers (SET, SETTINGS, URL parameters alike)."""
+    for name in names:
+        lowered = name.lower()
+        if lowered in RESERVED_SETTINGS:
+            raise _denied(f"setting {name} is set by the endpoint and cannot be changed")
+        if any(part in lowered for part in PATH_SETTING_PARTS):
+            raise _denied(f"setting {name} names host files or servers and cannot be set here")
 
 
 def _cte_names(ast: Any) -> Iterator[str]:

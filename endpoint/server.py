@@ -243,33 +243,57 @@ class Handler(BaseHTTPRequestHandler):
             read_only=read_only,
             client=self.connection,
         )
+        self._split(request, params.get("query", ""), body)
+        return request
+
+    def _split(self, request: Request, query: str, body: Body) -> None:
+        """The statement of a request, and the INSERT data that follows it if it has some: in the
+        body after a query in the URL, or after the statement in the body. A statement is parsed
+        first; only an INSERT is looked at with the lexer to find where its data starts."""
         parser = self.server.endpoint.parser
-        query = params.get("query", "")
         if query:
-            inline = parser.inline_insert((query + "\n").encode())
-            if inline is not None:
-                request.insert = inline
-                request.data = [(query + "\n").encode()[inline.data_offset :], (body, 0)]
-                return request
+            if self._takes_data(query):
+                inline = parser.inline_insert((query + "\n").encode())
+                if inline is not None:
+                    request.insert = inline
+                    request.data = [(query + "\n").encode()[inline.data_offset :], (body, 0)]
+                    return
             text = query + ("\n" + _text(body.read()) if body.size else "")
         else:
-            head = body.read(0, 1 << 20)
-            inline = parser.inline_insert(head) if body.size else None
-            if inline is not None:
-                request.insert = inline
-                request.data = [(body, inline.data_offset)]
-                return request
-            if body.size > self.server.limits.max_query_bytes:
-                raise QueryError(
-                    BAD_ARGUMENTS,
-                    f"a query of {body.size} bytes is longer than max_query_bytes "
-                    f"({self.server.limits.max_query_bytes}); send INSERT data after the INSERT",
-                )
-            text = _text(body.read())
+            limit = self.server.limits.max_query_bytes
+            raw = body.read(0, limit + 1) if body.size <= limit else b""
+            try:
+                text = raw.decode() if raw else ""
+            except UnicodeDecodeError:
+                text = ""
+            # a body that is too long for a query, or not text, can only be an INSERT with its data
+            if not text or self._takes_data(text):
+                inline = parser.inline_insert(body.read(0, 1 << 20)) if body.size else None
+                if inline is not None:
+                    request.insert = inline
+                    request.data = [(body, inline.data_offset)]
+                    return
+                if body.size > limit:
+                    raise QueryError(
+                        BAD_ARGUMENTS,
+                        f"a query of {body.size} bytes is longer than max_query_bytes ({limit}); "
+                        "send INSERT data after the INSERT",
+                    )
+                text = _text(raw)
         if not text.strip():
             raise QueryError(SYNTAX_ERROR, "Empty query")
         request.sql = text
-        return request
+
+    def _takes_data(self, sql: str) -> bool:
+        """Whether ``sql`` is an INSERT whose data comes after it (VALUES or FORMAT), not from a
+        SELECT. Text that does not parse is not (the caller reports its error as a statement)."""
+        try:
+            statement = self.server.endpoint.parser.parse(sql)
+        except QueryError:
+            return False
+        if statement.kind != "InsertQuery":
+            return False
+        return statement.ast is None or ("select" not in statement.ast and "infile" not in statement.ast)
 
     def _check_origin(self) -> None:
         allowed = self.server.allowed_hosts
@@ -450,7 +474,3 @@ def serve(
     except BaseException:
         endpoint.close()
         raise
-
-
-def default_port() -> int:
-    return int(os.environ.get("SCORES_SERVE_PORT", "8123"))

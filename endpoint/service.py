@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from endpoint.connections import Connection, Connections, Registry, marker
+from endpoint.connections import Connection, Connections, Registry, Role, marker
 from endpoint.engine_access import EngineAccess
 from endpoint.errors import (
     ACCESS_DENIED,
@@ -30,8 +30,8 @@ from endpoint.errors import (
     QueryError,
     from_engine,
 )
-from endpoint.parsing import InlineInsert, Parser, Statement
-from endpoint.policy import READ_KINDS, Access, Check, FunctionCatalogue
+from endpoint.parsing import InlineInsert, Parser, Statement, escape_parameter, identifier, string_literal
+from endpoint.policy import READ_KINDS, Access, Check, FunctionCatalogue, refuse_reserved_settings
 from endpoint.users import User
 
 DEFAULT_FORMAT = "TabSeparated"
@@ -76,7 +76,6 @@ class Options:
 
     databases: tuple[str, ...]
     user_files: Path | None = None
-    max_query_bytes: int = 1 << 20
 
 
 class Endpoint:
@@ -108,9 +107,9 @@ class Endpoint:
         self.setting_names = frozenset(
             str(r[0]) for r in self._admin.query("SELECT name FROM system.settings").result_rows
         )
-        self._users: dict[str, User] = {}
         self._passed: OrderedDict[tuple[object, ...], None] = OrderedDict()
-        self.connections = Connections(self._open_raw, self._setup_of)
+        self._passed_lock = threading.Lock()
+        self.connections = Connections(self._open_raw, access.setup)
         self.registry = Registry(self._engine_ids, self._kill)
         self._insert_dir = tempfile.TemporaryDirectory(prefix="scores-serve-inserts-")
         os.chmod(self._insert_dir.name, 0o700)
@@ -124,10 +123,6 @@ class Endpoint:
 
     # -- roles -----------------------------------------------------------------------------
 
-    def _setup_of(self, user_name: str) -> list[str]:
-        user = self._users[user_name]
-        return self.engine_access.setup(user.writes)
-
     def access(self, user: User, read_only: bool = False) -> Access:
         return Access(
             user.name,
@@ -138,26 +133,22 @@ class Endpoint:
 
     def _verify_roles(self) -> None:
         """Refuse to serve if the engine does not hold a reader to its limits (fail closed)."""
-        probe = User("__probe_reader", "", "readonly")
-        self._users[probe.name] = probe
-        connection = self.connections.open(probe.name, {})
+        connection = self.connections.open(Role("", writes=False), {})
         try:
             readonly = bytes(connection.raw.query("SELECT getSetting('readonly')", "TSV").bytes()).strip()
-            lifted = True
-            with contextlib.suppress(Exception):
+            held = False
+            try:
                 connection.raw.query("SELECT 1 SETTINGS max_execution_time = 0")
-                lifted = False
-            if readonly != b"1" or lifted is False:
+            except Exception:
+                held = True  # the engine refused to lift the limit, as it must
+            if readonly != b"1" or not held:
                 raise RuntimeError("the engine did not apply the reader's limits; refusing to serve")
         finally:
             connection.close()
-            del self._users[probe.name]
 
     # -- the engine's own bookkeeping --------------------------------------------------------
 
     def _admin_query(self, sql: str, params: dict[str, str]) -> bytes:
-        from endpoint.parsing import escape_parameter
-
         with self._admin_lock:
             result = self._admin_raw.query(
                 sql, "TSV", params={k: escape_parameter(v) for k, v in params.items()}
@@ -202,25 +193,24 @@ class Endpoint:
 
     # -- a request ---------------------------------------------------------------------------
 
-    def check_settings(self, settings: dict[str, str], access: Access) -> None:
+    def check_settings(self, settings: dict[str, str]) -> None:
         for name, value in settings.items():
             if name not in self.setting_names:
                 raise QueryError(115, f"Unknown setting '{name}'. (UNKNOWN_SETTING)")
             if len(value) > 4096:
                 raise QueryError(BAD_ARGUMENTS, f"the value of setting {name} is too long")
-        probe = Check(access, "default", self.functions, self.table_exists, self.parser.parse, session=False)
-        probe.settings(list(settings))
+        refuse_reserved_settings(settings)
 
     def run(self, request: Request) -> Answer:
         user = request.user
-        self._users[user.name] = user
+        role = Role(user.name, user.writes)
         access = self.access(user, request.read_only)
-        self.check_settings(request.settings, access)
+        self.check_settings(request.settings)
         statement = request.insert.head if request.insert else self.parser.parse(request.sql or "")
         if request.read_only and statement.kind not in READ_KINDS:
             raise QueryError(ACCESS_DENIED, "a GET request only reads: send writes with POST")
         if request.session_id:
-            session = self.connections.session(request.session_id, user.name, request.session_timeout)
+            session = self.connections.session(request.session_id, role, request.session_timeout)
             with session.lock:
                 answer = self._run(
                     request,
@@ -234,8 +224,8 @@ class Endpoint:
                     session.temporary_tables.add(str((statement.ast or {}).get("table")))
                 return answer
         if statement.kind == "SetQuery":
-            return self._settings_without_session(request, statement, access)
-        with self.connections.pooled(user.name, request.settings) as connection:
+            return self._settings_without_session(request, statement, access, role)
+        with self.connections.pooled(role, request.settings) as connection:
             return self._run(request, statement, access, connection, session=False)
 
     def _current_database(self, request: Request, connection: Connection, session: bool) -> str:
@@ -260,17 +250,17 @@ class Endpoint:
         if key not in self._passed:
             statement, passed_as_is = self._check(statement, access, database, session, temporary, request)
             if passed_as_is:
-                with self._admin_lock:
+                with self._passed_lock:
                     self._passed[key] = None
                     while len(self._passed) > PASSED_CHECKS:
                         self._passed.popitem(last=False)
         if statement.kind == "KillQueryQuery":
-            return self._kill_query(request, statement, access)
+            return self._kill_query(request, statement, access, connection)
         if statement.kind == "UseQuery" and not session:
             return Answer(b"", DEFAULT_FORMAT, _summary(None, 0))  # no lasting effect without a session
         try:
             if database != (connection.database or "default"):
-                connection.raw.query(f"USE {_identifier(database)}")
+                connection.raw.query(f"USE {identifier(database)}")
                 connection.database = database
             if statement.kind == "UseQuery":
                 connection.database = str((statement.ast or {}).get("database", {}).get("name"))
@@ -356,12 +346,13 @@ class Endpoint:
             )
         return Answer(b"", "TabSeparated", _summary(result, 0))
 
-    def _settings_without_session(self, request: Request, statement: Statement, access: Access) -> Answer:
+    def _settings_without_session(
+        self, request: Request, statement: Statement, access: Access, role: Role
+    ) -> Answer:
         """A SET outside a session: the engine judges it on a connection nobody reuses (ClickHouse's
         HTTP interface keeps no settings between requests without a session either)."""
-        check = Check(access, "default", self.functions, self.table_exists, self.parser.parse, session=False)
-        check.statement(statement)
-        connection = self.connections.open(request.user.name, request.settings)
+        self._check(statement, access, "default", False, frozenset(), request)
+        connection = self.connections.open(role, request.settings)
         try:
             connection.raw.query(statement.text)
         except Exception as ex:
@@ -370,7 +361,9 @@ class Endpoint:
             connection.close()
         return Answer(b"", DEFAULT_FORMAT, _summary(None, 0))
 
-    def _kill_query(self, request: Request, statement: Statement, access: Access) -> Answer:
+    def _kill_query(
+        self, request: Request, statement: Statement, access: Access, connection: Connection
+    ) -> Answer:
         """KILL QUERY WHERE query_id = '<id>' (or IN (...)): the endpoint's own queries by their ids."""
         ids = _kill_ids(statement)
         rows = []
@@ -385,12 +378,9 @@ class Endpoint:
             if self.registry.cancel(query_id):
                 rows.append((query_id, owner))
         fmt = statement.format or request.params.get("default_format") or DEFAULT_FORMAT
-        with self.connections.pooled(request.user.name, {}) as connection:
-            result = connection.raw.query(
-                KILL_ANSWER,
-                fmt,
-                params={"rows": _array_literal(rows)},
-            )
+        result = connection.raw.query(
+            KILL_ANSWER, fmt, params={"rows": escape_parameter(_array_literal(rows))}
+        )
         output = bytes(result.bytes())
         return Answer(output, fmt, _summary(result, len(output)))
 
@@ -399,7 +389,7 @@ class Endpoint:
 def _settings_for_one_query(connection: Connection, settings: dict[str, str]) -> Any:
     """URL settings of a request in a session apply to its query only, as in ClickHouse: set
     them (the engine checks them against the role's constraints), then put back what was there."""
-    names = "[" + ", ".join(_string(name) for name in settings) + "]"
+    names = "[" + ", ".join(string_literal(name) for name in settings) + "]"
     result = connection.raw.query(
         f"SELECT name, value, changed FROM system.settings WHERE has({names}, name)", "JSONEachRow"
     )
@@ -410,24 +400,19 @@ def _settings_for_one_query(connection: Connection, settings: dict[str, str]) ->
     applied = []
     try:
         for name, value in settings.items():
-            connection.raw.query(f"SET {name} = {_string(value)}")
+            connection.raw.query(f"SET {name} = {string_literal(value)}")
             applied.append(name)
         yield
     finally:
         for name in applied:
             value, changed = previous.get(name, ("", False))
             with contextlib.suppress(Exception):  # the connection is closed with its session if this fails
-                connection.raw.query(f"SET {name} = {_string(value) if changed else 'DEFAULT'}")
-
-
-def _string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+                connection.raw.query(f"SET {name} = {string_literal(value) if changed else 'DEFAULT'}")
 
 
 def _kill_ids(statement: Statement) -> list[str]:
     where = (statement.ast or {}).get("where_expression")
     if where is None:
-        # the policy removed it from the tree it walked; parse it again from the text
         raise QueryError(SYNTAX_ERROR, "KILL QUERY needs WHERE query_id = '<id>'")
     name = str(where.get("name", ""))
     arguments = (where.get("arguments") or {}).get("children") or []
@@ -443,14 +428,7 @@ def _kill_ids(statement: Statement) -> list[str]:
 
 
 def _array_literal(rows: list[tuple[str, str]]) -> str:
-    def quote(text: str) -> str:
-        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-    return "[" + ", ".join(f"({quote(a)}, {quote(b)})" for a, b in rows) + "]"
-
-
-def _identifier(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+    return "[" + ", ".join(f"({string_literal(a)}, {string_literal(b)})" for a, b in rows) + "]"
 
 
 def _summary(result: Any, output_bytes: int) -> dict[str, str]:

@@ -38,10 +38,6 @@ class User:
     def writes(self) -> bool:
         return self.role == "readwrite"
 
-    @property
-    def readonly(self) -> bool:
-        return not self.writes
-
 
 def _digest(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
@@ -113,10 +109,6 @@ class Users:
         if not hmac.compare_digest(expected.encode(), _digest(password).encode()) or user is None:
             return None
         return user
-
-    def current(self, name: str) -> User | None:
-        self._refresh()
-        return self._users.get(name)
 
     @property
     def names(self) -> list[str]:
