@@ -86,6 +86,16 @@ def _process_start(pid: int) -> str:
 LOADER = f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
 
 
+def _new_batch_id() -> str:
+    # the start time makes ids readable; the order of loads is load_sequence, not the id
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:12]
+
+
+def _alive(loader: str, fresh: bool) -> bool:
+    """A batch's load is running: its lease is fresh and its process is not known to be gone."""
+    return fresh and not _dead(loader)
+
+
 def _dead(loader: str) -> bool:
     """Whether the loading process named ``loader`` (host:pid:start) is known to be gone: only a
     process of this host can be checked; elsewhere the lease decides."""
@@ -202,7 +212,7 @@ class Landing:
         gone (same host) or it stopped renewing its lease. A load still running is left alone."""
         aborted = []
         for batch_id, owner, fresh in self._started(checksum):
-            if owner == LOADER or (fresh and not _dead(owner)):
+            if owner == LOADER or _alive(owner, fresh):
                 continue
             self.close_pipeline(batch_id)
             self._delete_rows(batch_id)
@@ -213,7 +223,7 @@ class Landing:
     def begin(self, source: str, checksum: str, source_bytes: int, force: bool = False) -> str:
         """Start a batch. Raises :class:`LoadInProgress` if another live load of the same source
         began first (or, without ``force``, committed meanwhile): a file commits at most once."""
-        batch_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:12]
+        batch_id = _new_batch_id()
         self.client.command(
             f"""
             INSERT INTO {self.table(AUDIT_TABLE)}
@@ -228,9 +238,7 @@ class Landing:
         self._heartbeats[batch_id] = time.monotonic()
         # every concurrent load of the source sees the same set of batches once its own row is
         # in: the oldest live one goes ahead, the others step back
-        live = [
-            b for b, owner, fresh in self._started(checksum) if b == batch_id or (fresh and not _dead(owner))
-        ]
+        live = [b for b, owner, fresh in self._started(checksum) if b == batch_id or _alive(owner, fresh)]
         winner = live[0] if live else batch_id
         committed = None if force else self.previous_load(checksum)
         if winner != batch_id or committed is not None:
@@ -242,7 +250,7 @@ class Landing:
 
     def record_refused(self, source: str, checksum: str, source_bytes: int, message: str) -> str:
         """An audit record (status failed, no rows) for a file refused before its batch began."""
-        batch_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:12]
+        batch_id = _new_batch_id()
         self.client.command(
             f"""
             INSERT INTO {self.table(AUDIT_TABLE)}
@@ -286,7 +294,7 @@ class Landing:
             status, owner, fresh = str(rows[0][0]), str(rows[0][1]), bool(rows[0][2])
             if status != "started":
                 return status
-            if not fresh or _dead(owner):
+            if not _alive(owner, fresh):
                 return "dead"
             if time.monotonic() > deadline:
                 return "started"

@@ -170,7 +170,9 @@ def _land(
     try:
         batch_id = landing.begin(name, digest, size, force=options.force)
     except LoadInProgress as other:
-        return _after_concurrent_load(landing, name, digest, size, land_rows, options, other, started)
+        # another load of the same file went first: wait for it, load only if it did not commit
+        waited = _after_concurrent_load(landing, name, other, options.force, started)
+        return waited if waited is not None else _land(landing, name, digest, size, land_rows, options)
     checkpoint("after_begin")
     result = LoadResult(name, "loaded", batch_id)
     if aborted:
@@ -209,37 +211,21 @@ def _land(
 
 
 def _after_concurrent_load(
-    landing: Landing,
-    name: str,
-    digest: str,
-    size: int,
-    land_rows: Callable[[str], int],
-    options: LoadOptions,
-    other: LoadInProgress,
-    started: float,
-) -> LoadResult:
-    """Another load of the same file went first: wait for it; load only if it did not commit."""
+    landing: Landing, name: str, other: LoadInProgress, force: bool, started: float
+) -> LoadResult | None:
+    """The result once the load that went first is done (None: it did not commit, load again)."""
     status = "committed" if other.committed else landing.wait_for(other.batch_id, CONCURRENT_WAIT_SECONDS)
-    if status == "committed" and not options.force:
-        return LoadResult(
-            name,
-            "skipped",
-            other.batch_id,
-            message=f"loaded meanwhile by another load of the same file (batch {other.batch_id})",
-            seconds=time.perf_counter() - started,
-        )
+    seconds = time.perf_counter() - started
+    if status == "committed" and not force:
+        message = f"loaded meanwhile by another load of the same file (batch {other.batch_id})"
+        return LoadResult(name, "skipped", other.batch_id, message=message, seconds=seconds)
     if status == "started":
-        return LoadResult(
-            name,
-            "failed",
-            other.batch_id,
-            message=(
-                f"another load of the same file (batch {other.batch_id}) is still running after "
-                f"{CONCURRENT_WAIT_SECONDS}s; nothing of this load was kept, run it again later"
-            ),
-            seconds=time.perf_counter() - started,
+        message = (
+            f"another load of the same file (batch {other.batch_id}) is still running after "
+            f"{CONCURRENT_WAIT_SECONDS}s; nothing of this load was kept, run it again later"
         )
-    return _land(landing, name, digest, size, land_rows, options)
+        return LoadResult(name, "failed", other.batch_id, message=message, seconds=seconds)
+    return None
 
 
 def _stream(

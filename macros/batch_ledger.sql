@@ -26,11 +26,7 @@
 {% macro require_loaded_data() -%}
     {%- if execute and flags.WHICH in ('build', 'run', 'test') -%}
         {%- set audit = source('raw', 'load_audit') -%}
-        {%- set found = run_query(
-            "select count() from system.tables where database = '" ~ audit.schema ~ "' and name = '"
-            ~ audit.identifier ~ "'"
-        ).columns[0].values()[0] -%}
-        {%- if not found -%}
+        {%- if load_relation(audit) is none -%}
             {{ exceptions.raise_compiler_error(
                 "No scores have been loaded into this warehouse yet (" ~ audit.schema ~ " has no "
                 ~ audit.identifier ~ " table). Load data first: `scores generate --rows 100000` or "

@@ -75,11 +75,7 @@
 {% macro apply_retention_to_sources() -%}
     {%- if execute -%}
         {%- set scores = source('raw', 'student_scores') -%}
-        {%- set exists = run_query(
-            "select count() from system.tables where database = '" ~ scores.schema
-            ~ "' and name = '" ~ scores.identifier ~ "'"
-        ).columns[0].values()[0] -%}
-        {%- if exists -%}
+        {%- if load_relation(scores) is not none -%}
             {%- if not has_current_ttl(scores) -%}
                 {%- do run_query(
                     "alter table " ~ scores ~ " " ~ cluster_clause() ~ " modify ttl " ~ retention_ttl()

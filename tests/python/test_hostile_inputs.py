@@ -407,6 +407,16 @@ def test_a_fifo_swapped_in_after_the_check_cannot_hang_the_open(tmp_path, monkey
         readers.open_regular(fifo)
 
 
+def _load_measuring_memory(path):
+    """Load a file; (exit code, output, peak bytes of Python memory during the load)."""
+    tracemalloc.start()
+    try:
+        code, output = _load(str(path))
+        return code, output, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_parquet_gz_decompression_bomb_is_refused_without_filling_memory(warehouse, tmp_path, monkeypatch):
     """64 MiB of zeros in a 64 KiB .parquet.gz: it was decompressed whole in memory (a 1 MB file
     reached 2.44 GB). It streams to a temporary file and stops at SCORES_GZIP_MAX_RATIO (100) times
@@ -416,12 +426,7 @@ def test_parquet_gz_decompression_bomb_is_refused_without_filling_memory(warehou
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     path = tmp_path / "bomb.parquet.gz"
     path.write_bytes(gzip.compress(b"PAR1" + bytes(64 << 20), compresslevel=9))
-    tracemalloc.start()
-    try:
-        code, output = _load(str(path))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    code, output, peak = _load_measuring_memory(path)
     _assert_rejected_file(
         warehouse, code, output, f"{path}: decompresses to more than 100 times its size", "decompression bomb"
     )
@@ -453,12 +458,7 @@ def test_jsonl_line_over_the_limit_is_quarantined_without_reading_it_into_memory
     )
     length = len(huge)
     del huge
-    tracemalloc.start()
-    try:
-        code, output = _load(str(path))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    code, output, peak = _load_measuring_memory(path)
     assert code == 3, output[:2000]
     assert _counts(warehouse) == (4, 1, 1)
     assert _quarantine_reasons(warehouse) == {
