@@ -724,7 +724,7 @@ MART_SQL = {
     ),
     "student_in_context": (
         "SELECT student_id, overall_score, performance_level, dimension_scores, classroom_avg_score, "
-        "school_grade_avg_score, district_grade_avg_score FROM scores.mart_student_context "
+        "school_grade_avg_score, district_grade_avg_score FROM scores.srv_student_context "
         "WHERE school_year = {y:UInt16} AND teacher_id = {k:String} AND test_id = {t:String}"
     ),
 }

@@ -332,13 +332,13 @@ def districts(probe: Probe) -> None:
 def student_context(probe: Probe) -> None:
     group = "Q4 student in context"
     base = MART_SQL["student_in_context"]
-    probe.sql(group, "view mart_student_context (3 dictGet per row)", "student_in_context", base)
+    probe.sql(group, "view srv_student_context (3 dictGet per row)", "student_in_context", base)
     probe.sql(
         group,
         "the view's table without the dictGets (floor)",
         "student_in_context",
         "SELECT student_id, overall_score, performance_level, dimension_scores "
-        "FROM scores.int_student_scores_by_teacher "
+        "FROM scores.srv_student_scores_by_teacher "
         "WHERE school_year = {y:UInt16} AND teacher_id = {k:String} AND test_id = {t:String}",
     )
     for granularity in (8192, 1024):
@@ -349,13 +349,13 @@ def student_context(probe: Probe) -> None:
             f"SETTINGS index_granularity = {granularity} "
             "AS SELECT school_year, teacher_id, test_id, student_id, overall_score, performance_level, "
             "dimension_scores, classroom_avg_score, school_grade_avg_score, district_grade_avg_score "
-            "FROM scores.mart_student_context"
+            "FROM scores.srv_student_context"
         )
         probe.sql(
             group,
             f"materialised table (averages as columns), index_granularity {granularity}",
             "student_in_context",
-            base.replace("scores.mart_student_context", table),
+            base.replace("scores.srv_student_context", table),
             build_seconds=build,
         )
 

@@ -118,7 +118,13 @@ def model_freshness(client: Client, settings: Settings) -> Table | None:
             SELECT batch_id FROM `{settings.raw_database}`.`{AUDIT_TABLE}` FINAL WHERE status = 'committed')
         SELECT model, countIf(batch_id IN (SELECT batch_id FROM committed)) AS applied,
                (SELECT count() FROM committed) - applied AS behind, max(applied_at)
-        FROM `{settings.database}`.dbt_batch_ledger FINAL GROUP BY model ORDER BY model
+        FROM `{settings.database}`.dbt_batch_ledger FINAL
+        -- the build state (macros/build_state.sql): models that follow load batches, not the
+        -- views' definitions or the data tests' recorded passes
+        WHERE NOT startsWith(model, 'test:')
+        GROUP BY model
+        HAVING countIf(NOT match(batch_id, '^(definition|pass):')) > 0
+        ORDER BY model
         """
     ).result_rows
     table = Table(title="Incremental models (batches applied; 'behind' = committed loads not yet built)")

@@ -2,18 +2,19 @@
     The body of every score aggregate (agg_* models): sum the section histograms of each group
     (int_score_distributions) and derive the shared metric set (macros/score_metrics.sql).
     Incremental runs read only the groups this run recomputes, and publish whole school years
-    (incremental_by_batch(publish='partitions')).
+    (batch_incremental, publish='partitions').
 
+    distributions, names, bands: the section histograms, current names and score bands (relations);
     group_columns: the grain of the aggregate; attributes: descriptive columns carried along
     (a name column shows the current name of its id, macros/current_names.sql; others come from
     the group's most recently loaded score).
 -#}
-{% macro aggregate_scores(group_columns, attributes=[]) -%}
+{% macro aggregate_scores(distributions, names, bands, group_columns, attributes=[]) -%}
 with
 
-distributions as (
+section_distributions as (
     select *
-    from {{ ref('int_score_distributions') }}
+    from {{ distributions }}
     {% if is_incremental() -%}
     where {{ is_changed(group_columns) }}
     {%- endif %}
@@ -23,7 +24,7 @@ versioned_distributions as (
     select
         *,
         latest_version as version_number
-    from distributions
+    from section_distributions
 ),
 
 groups as (
@@ -40,8 +41,8 @@ groups as (
     group by {{ group_columns | join(', ') }}
 ),
 
-names as (
-    select * from {{ ref('int_current_names') }}
+current_names as (
+    select * from {{ names }}
 ),
 
 published as (
@@ -49,18 +50,18 @@ published as (
         {% for column in group_columns + attributes -%}
         {{ column }},
         {% endfor -%}
-        {{ score_metrics() }}
+        {{ score_metrics(bands) }}
     from groups
     {{ unchanged_rows_of_touched_years(group_columns) }}
 )
 
-{%- set names = attributes | select('in', name_columns().keys() | list) | list %}
+{%- set name_attributes = attributes | select('in', name_columns().keys() | list) | list %}
 
 select
     {% for column in group_columns + attributes + score_metric_columns() -%}
-    {{ column ~ '_now.current_name' if column in names else 'published.' ~ column }} as {{ column }}
+    {{ column ~ '_now.current_name' if column in name_attributes else 'published.' ~ column }} as {{ column }}
     {%- if not loop.last %},{% endif %}
     {% endfor %}
 from published
-{{ current_name_joins('names', 'published', names) }}
+{{ current_name_joins('current_names', 'published', name_attributes) }}
 {%- endmacro %}

@@ -31,7 +31,7 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- The codecs of the per-score tables (fct_student_scores, int_student_scores_by_teacher): the
+{#- The codecs of the per-score tables (fct_student_scores, srv_student_scores_by_teacher): the
     JSON text and, where the table has it, the source row number (in no order once sorted by
     the score key: 8 bytes a row in LZ4, under 3 in ZSTD) in ZSTD. The raw ledger
     (loaders/schema.py) uses the same. -#}

@@ -7,7 +7,7 @@
     with nothing left becomes empty at the same moment the others switch.
 
     The touched partitions are the school years of the run's changes (changes_relation), for
-    models whose config sets `overwrite_touched_years` (incremental_by_batch does).
+    models published by partition (batch_incremental, publish='partitions').
     Everything else is the adapter's (dbt-clickhouse 1.10, macros/materializations/incremental).
 -#}
 {% macro clickhouse__incremental_insert_overwrite(existing_relation, partition_by, is_distributed=False) %}
@@ -39,7 +39,7 @@
           WHERE active
             AND database = '{{ new_data_relation.schema }}'
             AND table = '{{ new_data_relation.identifier }}'
-          {%- if config.get('overwrite_touched_years') %}
+          {%- if config.get('publish') == 'partitions' %}
           UNION DISTINCT
           SELECT DISTINCT partitionId(school_year) AS partition_id FROM {{ changes_relation() }}
           {%- endif %}

@@ -5,7 +5,8 @@
 
     Every table keyed by school year carries a ClickHouse TTL with that rule (whole parts are
     dropped, `ttl_only_drop_parts`), and every incremental model deletes expired rows at the end of
-    its run, so all layers drop a school year together and the marts keep matching the facts.
+    its run when the retention cutoff moved (a `retention:<year>` token, macros/build_state.sql),
+    so all layers drop a school year together and the marts keep matching the facts.
 -#}
 
 {% macro retention_years() -%}
@@ -34,7 +35,7 @@
     {{ school_year }} >= {{ retention_cutoff_year() }}
 {%- endmacro %}
 
-{#- Post-hook: delete this model's expired rows now rather than at the next TTL merge. The check
+{#- Delete this model's expired rows now rather than at the next TTL merge. The check
     reads only the primary key (school_year leads every sort key), so it costs nothing when no
     school year has expired, which is nearly always. -#}
 {% macro delete_expired_rows() -%}
@@ -58,7 +59,7 @@
     {{ return(found > 0) }}
 {%- endmacro %}
 
-{#- Post-hook of every table keyed by school year: bring its TTL to the current rule (the rows
+{#- For every table keyed by school year: bring its TTL to the current rule (the rows
     themselves are deleted by delete_expired_rows; recomputing TTLs of every part would rewrite it). -#}
 {% macro apply_retention_ttl() -%}
     {%- if is_incremental() and not has_current_ttl(this) -%}
@@ -72,9 +73,8 @@
 {#- on-run-start: the raw score ledger follows the same rule. Its TTL is set by the loaders when
     they create it; after a change of retention_years, the next build updates it and deletes the
     expired rows, so every layer, raw included, drops a school year at once. -#}
-{% macro apply_retention_to_sources() -%}
+{% macro apply_retention_to_sources(scores) -%}
     {%- if execute -%}
-        {%- set scores = source('raw', 'student_scores') -%}
         {%- if load_relation(scores) is not none -%}
             {%- if not has_current_ttl(scores) -%}
                 {%- do run_query(

@@ -5,13 +5,13 @@
     toUInt8(1 + arrayCount(cut -> {{ score }} >= cut, {{ level_min_scores }}))
 {%- endmacro %}
 
-{#- Bounds of a score band from seeds/score_bands.csv, as scalar subqueries. -#}
-{% macro band_bound(band, bound) -%}
-    (select toUInt8({{ bound }}) from {{ ref('score_bands') }} where band = '{{ band }}')
+{#- Bounds of a score band from `bands` (seeds/score_bands.csv), as scalar subqueries. -#}
+{% macro band_bound(bands, band, bound) -%}
+    (select toUInt8({{ bound }}) from {{ bands }} where band = '{{ band }}')
 {%- endmacro %}
 
-{% macro in_band(score, band) -%}
-    {{ score }} between {{ band_bound(band, 'min_score') }} and {{ band_bound(band, 'max_score') }}
+{% macro in_band(bands, score, band) -%}
+    {{ score }} between {{ band_bound(bands, band, 'min_score') }} and {{ band_bound(bands, band, 'max_score') }}
 {%- endmacro %}
 
 {#- The version order of score rows: the batch committed last wins (its load_sequence, the

@@ -43,9 +43,9 @@
         + ({{ position }} - {{ lower }}) * ({{ _score_at_rank(h, upper) }} - {{ _score_at_rank(h, lower) }})
 {%- endmacro -%}
 
-{%- macro _histogram_band(h, band) -%}
+{%- macro _histogram_band(h, band, bands) -%}
     arraySum(
-        (score, n) -> if({{ in_band('score', band) }}, n, 0), mapKeys({{ h }}), mapValues({{ h }})
+        (score, n) -> if({{ in_band(bands, 'score', band) }}, n, 0), mapKeys({{ h }}), mapValues({{ h }})
     )
 {%- endmacro -%}
 
@@ -59,8 +59,8 @@
 {%- endmacro %}
 
 {#- The metric columns (named as score_metric_columns lists them), from a score histogram and a
-    performance-level histogram. -#}
-{% macro score_metrics(h='score_histogram', levels='performance_level_histogram') -%}
+    performance-level histogram; band bounds from `bands` (the score_bands seed). -#}
+{% macro score_metrics(bands, h='score_histogram', levels='performance_level_histogram') -%}
     {{ _histogram_count(h) }} as student_count,
     {{ _histogram_sum(h) }} / student_count as avg_score,
     {{ _histogram_quantile(h, 0.5) }} as median_score,
@@ -72,8 +72,8 @@
     sqrt(toFloat64(toUInt128(student_count) * {{ _histogram_sum(h, 2) }}
         - toUInt128({{ _histogram_sum(h) }}) * {{ _histogram_sum(h) }})) / student_count as score_stddev,
     {{ _histogram_sum(levels) }} / student_count as avg_performance_level,
-    {{ _histogram_band(h, 'excellent') }} as excellent_count,
-    {{ _histogram_band(h, 'good') }} as good_count,
-    {{ _histogram_band(h, 'fair') }} as fair_count,
-    {{ _histogram_band(h, 'needs_improvement') }} as needs_improvement_count
+    {{ _histogram_band(h, 'excellent', bands) }} as excellent_count,
+    {{ _histogram_band(h, 'good', bands) }} as good_count,
+    {{ _histogram_band(h, 'fair', bands) }} as fair_count,
+    {{ _histogram_band(h, 'needs_improvement', bands) }} as needs_improvement_count
 {%- endmacro %}

@@ -1,13 +1,14 @@
 {#-
     Serving helpers: ClickHouse dictionaries over the marts, for lookups without joins and for
     report lookups at the engine's per-query floor. A dictionary model selects a key and the
-    looked-up attributes; it is recreated and loaded on every build (and dictionaries already
-    loaded are reloaded at the end of every run, see reload_loaded_dictionaries), so it holds
-    the marts' current values.
+    looked-up attributes, and follows the mart it reads (`upstream`): a build recreates and loads
+    it when the mart changed (macros/materializations/dictionary.sql), and dictionaries that a
+    run did not select are reloaded at its end when anything changed (reload_loaded_dictionaries),
+    so it holds the marts' current values.
 -#}
 
 {#- Config of a dictionary model keyed by `key` (list of (column, type)) with `attributes`. -#}
-{% macro dictionary_config(key, attributes) -%}
+{% macro dictionary_config(key, attributes, upstream) -%}
     {#- fields as lists, not tuples: the manifest stores lists, and a config that compares unequal
         to the stored one marks the model modified for `state:modified` (slim CI) -#}
     {%- set fields = [] -%}
@@ -20,7 +21,7 @@
         'primary_key': key | map(attribute=0) | join(', '),
         'layout': 'COMPLEX_KEY_HASHED()',
         'lifetime': '0',
-        'post_hook': ['system reload dictionary {{ this }}'],
+        'batch_upstream': [upstream],
     }) }}
 {%- endmacro %}
 
@@ -28,7 +29,7 @@
     dictionary's name as a string literal and a key tuple. -#}
 {% macro dict_get(dictionary, attribute, key_columns) -%}
     dictGetOrNull(
-        '{{ ref(dictionary).schema }}.{{ ref(dictionary).identifier }}',
+        '{{ dictionary.schema }}.{{ dictionary.identifier }}',
         '{{ attribute }}',
         ({% for column in key_columns %}{{ column }}{% if not loop.last %}, {% endif %}{% endfor %})
     )
@@ -37,11 +38,12 @@
 
 {#-
     Query 4's context beside a student's score: the average of the student's classroom, school
-    grade or district grade (`level`), a dictionary lookup on the aggregate marts. `column` is a
+    grade or district grade (`level`), a lookup in `dictionaries[level]` (the dict_*_averages
+    relations, which the model refs). `column` is a
     format string giving a column's SQL from its name (`scores.{}`); the keys read school_year,
     teacher_id, test_id, subject, grade, school_id, district_id and state_id.
 -#}
-{% macro student_context_average(level, column) -%}
+{% macro student_context_average(dictionaries, level, column) -%}
     {%- set c = {} -%}
     {%- for name in ['school_year', 'teacher_id', 'grade', 'school_id', 'district_id'] -%}
         {%- do c.update({name: column.format(name)}) -%}
@@ -57,7 +59,7 @@
     {%- if level not in keys -%}
         {{ exceptions.raise_compiler_error("student_context_average: level must be one of " ~ keys.keys() | list) }}
     {%- endif -%}
-    {{ dict_get('dict_' ~ level ~ '_averages', 'avg_score', keys[level]) }}
+    {{ dict_get(dictionaries[level], 'avg_score', keys[level]) }}
 {%- endmacro %}
 
 {#-
@@ -78,12 +80,12 @@
     needed 882 MiB at 10M rows with its dictGets before grouping (growing with the rows) and
     243 MiB with them after it.
 -#}
-{% macro report_lookup_config(key, row, with_json=false) -%}
+{% macro report_lookup_config(key, row, upstream, with_json=false) -%}
     {%- set attributes = [('report_rows', report_rows_type(row))] -%}
     {%- if with_json -%}
         {%- do attributes.append(('report_json', 'String')) -%}
     {%- endif -%}
-    {{ return(dictionary_config(key, attributes)) }}
+    {{ return(dictionary_config(key, attributes, upstream)) }}
 {%- endmacro %}
 
 {% macro report_rows_type(row) -%}
@@ -126,18 +128,21 @@ group by {{ key | map(attribute=0) | join(', ') }}
 {%- endmacro %}
 
 {#-
-    on-run-end: reload the dictionaries of the project's schema that this process loaded before the
-    run started, by the engine's clock (those the run rebuilt are fresh already; load times have
+    on-run-end, when the run changed any tracked table: reload the dictionaries of the project's
+    schema that this process loaded before the run started, by the engine's clock (those the run rebuilt are fresh already; load times have
     whole seconds, so one rebuilt in the run's first second is reloaded too, harmlessly). A run that rebuilds a mart but not the
     dictionaries over it (dbt run -s agg_classroom_scores) would otherwise leave a long-running
     process (the `scores serve` endpoint, which a dbt run through it shares) answering from the
     old values. Dictionaries not loaded here load lazily, from the current marts, on first use.
 -#}
-{% macro reload_loaded_dictionaries() -%}
-    {%- if execute -%}
+{% macro reload_loaded_dictionaries(ledger) -%}
+    {%- set changed = execute and run_query(
+        "select count() from " ~ ledger ~ " where invocation_id = '" ~ invocation_id ~ "'"
+    ).columns[0].values()[0] > 0 -%}
+    {%- if changed -%}
         {%- set loaded = run_query(
             "select name from system.dictionaries where database = '" ~ target.schema ~ "' and status = 'LOADED'"
-            ~ " and last_successful_update_time <= toDateTime(" ~ run_started_snapshot() ~ ")"
+            ~ " and last_successful_update_time <= toDateTime(" ~ run_started_snapshot(source('build_state', 'dbt_run_snapshots')) ~ ")"
         ) -%}
         {%- for row in loaded.rows -%}
             {%- do run_query("system reload dictionary `" ~ target.schema ~ "`.`" ~ row[0] ~ "` " ~ cluster_clause()) -%}

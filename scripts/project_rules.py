@@ -26,7 +26,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "marts": ("fct_", "dim_", "agg_", "mart_"),
     "serving": ("dict_", "kv_", "srv_"),
 }
-MATERIALIZED_AS_TABLE = ("table", "incremental", "dictionary", "materialized_view")
+MATERIALIZED_AS_TABLE = ("table", "incremental", "batch_incremental", "dictionary", "materialized_view")
 # a ref() call in a macro's Jinja source (the rule dbt-project-evaluator applies to macro SQL)
 REF_CALL = re.compile(r"\bref\s*\(")
 
@@ -159,13 +159,13 @@ ENFORCED: dict[str, Rule] = {
     "every model's primary key tested": primary_keys_tested,
     "sources read only in staging": sources_only_in_staging,
     "staging reads only sources": staging_reads_only_sources,
-}
-# not met yet: they become enforced when the incremental-strategy rework lands (issue "Builds that
-# cost what changed")
-PENDING: dict[str, Rule] = {
     "folder = prefix = layer": folder_prefix_layer,
-    "exposures depend on tables, not views": exposures_depend_on_tables,
     "no ref() inside a macro": no_ref_in_macros,
+}
+# reported, not enforced: the student-in-context dashboard reads srv_student_context, a view over a
+# table sorted for it plus dictionary lookups, which a table copy would only make costlier to build
+PENDING: dict[str, Rule] = {
+    "exposures depend on tables, not views": exposures_depend_on_tables,
 }
 
 

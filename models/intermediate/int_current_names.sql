@@ -3,9 +3,15 @@
     loaded of its current scores (the fact table's latest version of each score; empty if none
     has a name). Every mart shows these names, so a rename loaded with one correction renames
     every classroom of that teacher, and an empty name in a later load blanks nothing.
-    Rebuilt on every run from the fact table.
+    Rebuilt from the fact table when it changed (batch_incremental, publish='table').
 -#}
-{{ config(materialized='table', engine='MergeTree()', order_by='(entity_kind, entity_id)') }}
+{{ config(
+    materialized='batch_incremental',
+    publish='table',
+    batch_upstream=['fct_student_scores'],
+    engine='MergeTree()',
+    order_by='(entity_kind, entity_id)',
+) }}
 
 with
 

@@ -3,14 +3,27 @@
     test, subject and grade. Every aggregate level sums these (macros/aggregate_scores.sql).
     Incremental: a run recomputes the sections its new batches touched, from the fact table.
 -#}
+-- depends_on: {{ ref('int_score_changes') }}
 {%- set section_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject', 'grade'] -%}
-{{ config(**incremental_by_batch(section_key, upstream='fct_student_scores')) }}
+{{ config(
+    materialized='batch_incremental',
+    batch_upstream=['fct_student_scores'],
+    batch_keys=section_key,
+    order_by=section_key,
+    partition_by='school_year',
+    ttl=retention_ttl(),
+    settings={'ttl_only_drop_parts': 1},
+) }}
 
 with
 
+facts as (
+    select * from {{ ref('fct_student_scores') }}
+),
+
 section_scores as (
     select *
-    from {{ ref('fct_student_scores') }}
+    from facts
     {% if is_incremental() -%}
         where {{ is_changed(section_key) }}
     {%- endif %}

@@ -3,12 +3,24 @@
     dimension, for every dimension present in the JSON dimension scores (not a fixed list).
     Sums are decimal, so averages are exact. Incremental by classroom, from the fact table.
 -#}
+-- depends_on: {{ ref('int_score_changes') }}
 {%- set classroom_key = ['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'subject'] -%}
-{{ config(**incremental_by_batch(
-    classroom_key, upstream='fct_student_scores', order_by=classroom_key + ['dimension'], publish='partitions'
-)) }}
+{{ config(
+    materialized='batch_incremental',
+    batch_upstream=['fct_student_scores'],
+    batch_keys=classroom_key,
+    publish='partitions',
+    order_by=classroom_key + ['dimension'],
+    partition_by='school_year',
+    ttl=retention_ttl(),
+    settings={'ttl_only_drop_parts': 1},
+) }}
 
 with
+
+facts as (
+    select * from {{ ref('fct_student_scores') }}
+),
 
 dimension_values as (
     select
@@ -18,7 +30,7 @@ dimension_values as (
         state_id,
         tupleElement(pair, 1) as dimension,
         toDecimal64(tupleElement(pair, 2), 4) as dimension_score
-    from {{ ref('fct_student_scores') }}
+    from facts
     array join JSONExtractKeysAndValuesRaw(dimension_scores) as pair
     {% if is_incremental() -%}
         where {{ is_changed(classroom_key) }}

@@ -1,17 +1,21 @@
 {#-
     One row per student, test and school year: the latest version of the score (the load committed
-    last wins, then the later row of its file; see macros/score_logic.sql). Incremental by load batch (macros/batch_ledger.sql): a run
-    deletes the scores its new batches touch and inserts their latest versions.
+    last wins, then the later row of its file; see macros/score_logic.sql). Incremental by load batch (batch_incremental): a run deletes the
+    scores its new batches touch and inserts their latest versions.
     The sort order has no state_id, so state-level questions asked of the raw facts (the design's
     Query 3: districts of a state with count, average and median) are served by an aggregate
     projection, kept by ClickHouse in every part, exact under inserts, merges and deletes.
 -#}
 {%- set score_key = ['school_year', 'test_id', 'student_id'] -%}
-{{ config(**incremental_by_batch(
-    score_key,
-    keys_sql='changed_score_keys()',
+{{ config(
+    materialized='batch_incremental',
+    batch_audit='stg_raw__load_audit',
+    changes_from={'model': 'stg_raw__student_scores', 'batch_column': '_batch_id'},
+    batch_keys=score_key,
     order_by=['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'student_id'],
     partition_by='toYYYYMM(test_date)',
+    ttl=retention_ttl(),
+    settings={'ttl_only_drop_parts': 1, 'lightweight_mutation_projection_mode': "'rebuild'"},
     column_codecs=per_score_column_codecs(with_row_number=true),
     projections=[{
         'name': 'state_district_scores',
@@ -19,15 +23,31 @@
             ~ 'quantileExactInclusive(0.5)(overall_score) '
             ~ 'group by school_year, state_id, district_id, test_id, subject',
     }],
-)) }}
+) }}
 
 with
 
+scores as (
+    select * from {{ ref('stg_raw__student_scores') }}
+),
+
+audit as (
+    select * from {{ ref('stg_raw__load_audit') }}
+),
+
+run_snapshots as (
+    select * from {{ ref('stg_build_state__run_snapshots') }}
+),
+
+cuts as (
+    select * from {{ ref('int_performance_level_cuts') }}
+),
+
 versions as (
     select *
-    from {{ ref('stg_raw__student_scores') }}
+    from scores
     where
-        _batch_id in ({{ batches_visible_in_run() }})
+        _batch_id in ({{ visible_batches('audit', 'run_snapshots') }})
         and {{ is_retained() }}
         {% if is_incremental() %}
             and school_year in (select changes.school_year from {{ changes_relation() }} as changes)
@@ -65,5 +85,5 @@ select
     latest._load_sequence as _load_sequence,
     latest._row_number as _row_number
 from latest
-inner join {{ ref('int_performance_level_cuts') }} as cuts
+inner join cuts
     on latest.subject = cuts.subject

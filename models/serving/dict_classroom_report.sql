@@ -13,6 +13,6 @@
     ('fair_count', 'UInt64', 'fair_count'),
     ('needs_improvement_count', 'UInt64', 'needs_improvement_count'),
 ] -%}
-{{ config(**report_lookup_config(key, row)) }}
+{{ config(**report_lookup_config(key, row, 'agg_classroom_scores')) }}
 
 {{ report_lookup(ref('agg_classroom_scores'), key, row, sort_by='subject') }}

@@ -8,6 +8,6 @@
     ('median_score', 'Float64', 'median_score'),
     ('score_stddev', 'Float64', 'score_stddev'),
 ] -%}
-{{ config(**report_lookup_config(key, row)) }}
+{{ config(**report_lookup_config(key, row, 'agg_school_grade_scores')) }}
 
 {{ report_lookup(ref('agg_school_grade_scores'), key, row, sort_by='grade') }}

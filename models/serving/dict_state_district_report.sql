@@ -10,7 +10,7 @@
     ('district_avg_score', 'Float64', 'avg_score'),
     ('district_median_score', 'Float64', 'median_score'),
 ] -%}
-{{ config(**report_lookup_config(key, row, with_json=true)) }}
+{{ config(**report_lookup_config(key, row, 'agg_district_scores', with_json=true)) }}
 
 {{ report_lookup(
     ref('agg_district_scores'), key, row, sort_by='district_avg_score', descending=true, with_json=true

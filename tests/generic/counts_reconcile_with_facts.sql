@@ -1,11 +1,11 @@
-{#- The aggregate accounts for every fact row: per `by` columns (default school year and test),
+{#- The aggregate accounts for every fact row of `facts` (a relation): per `by` columns (default school year and test),
     the sum of `count_column` equals the number of fact rows. -#}
-{% test counts_reconcile_with_facts(model, count_column='student_count', by=['school_year', 'test_id']) %}
+{% test counts_reconcile_with_facts(model, facts, count_column='student_count', by=['school_year', 'test_id']) %}
 with
 
-facts as (
+fact_counts as (
     select {{ by | join(', ') }}, count() as fact_rows
-    from {{ ref('fct_student_scores') }}
+    from {{ facts }}
     group by {{ by | join(', ') }}
 ),
 
@@ -19,7 +19,7 @@ select
     {% for column in by %}{{ column }}, {% endfor %}
     facts.fact_rows,
     aggregate.aggregated_rows
-from facts
+from fact_counts as facts
 full outer join aggregate using ({{ by | join(', ') }})
 where facts.fact_rows != aggregate.aggregated_rows
 {% endtest %}

@@ -10,7 +10,7 @@ served as (
 
 source_rows as (
     select count() as mart_rows
-    from {{ ref(mart) }}
+    from {{ mart }}
 )
 
 select

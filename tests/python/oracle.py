@@ -198,7 +198,7 @@ NAMED_TABLES = {
     "agg_school_grade_scores": ("school_name", "district_name"),
     "agg_district_grade_scores": ("district_name",),
     "agg_district_scores": ("district_name",),
-    "mart_student_context": ("teacher_name", "school_name", "district_name"),
+    "srv_student_context": ("teacher_name", "school_name", "district_name"),
 }
 
 
@@ -270,7 +270,7 @@ REPORT_LOOKUPS: dict[str, tuple[str, tuple[str, ...], str, int, bool]] = {
         True,
     ),
     "kv_student_context_report": (
-        "mart_student_context",
+        "srv_student_context",
         ("school_year", "teacher_id", "test_id"),
         "student_id, overall_score, performance_level, dimension_scores, classroom_avg_score, "
         "school_grade_avg_score, district_grade_avg_score",

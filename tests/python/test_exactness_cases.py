@@ -105,7 +105,7 @@ def test_lowering_retention_reaches_every_layer_at_the_next_build(chdb_path, dbt
             f"`{warehouse.db}`.agg_district_grade_scores",
             f"`{warehouse.db}`.agg_district_scores",
             f"`{warehouse.db}`.agg_dimension_scores",
-            f"`{warehouse.db}`.mart_student_context",
+            f"`{warehouse.db}`.srv_student_context",
         ):
             assert warehouse.scalar(f"SELECT countIf(school_year < 2023) FROM {table}") == 0, table
         assert (
@@ -183,7 +183,7 @@ def test_missing_context_is_null_not_zero(warehouse, tmp_path):
         f"DELETE FROM `{warehouse.db}`.agg_school_grade_scores WHERE 1 SETTINGS mutations_sync = 2"
     )
     warehouse.client.command(f"SYSTEM RELOAD DICTIONARY `{warehouse.db}`.dict_school_grade_averages")
-    value = warehouse.scalar(f"SELECT school_grade_avg_score FROM `{warehouse.db}`.mart_student_context")
+    value = warehouse.scalar(f"SELECT school_grade_avg_score FROM `{warehouse.db}`.srv_student_context")
     assert value is None
 
 
@@ -258,7 +258,7 @@ def test_names_are_one_current_name_per_id_in_every_mart(warehouse, tmp_path):
 
     def names() -> set[tuple[str, ...]]:
         found = set()
-        for table in ("agg_classroom_scores", "mart_student_context"):
+        for table in ("agg_classroom_scores", "srv_student_context"):
             found |= set(
                 warehouse.rows(
                     f"SELECT teacher_name, school_name, district_name FROM `{warehouse.db}`.{table} "

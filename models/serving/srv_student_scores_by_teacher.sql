@@ -3,14 +3,24 @@
     ORDER BY (school_year, teacher_id, test_id, student_id). Incremental like the fact table:
     a run replaces exactly the scores its new batches touched.
 -#}
+-- depends_on: {{ ref('int_score_changes') }}
 {%- set score_key = ['school_year', 'test_id', 'student_id'] -%}
-{{ config(**incremental_by_batch(
-    score_key,
-    upstream='fct_student_scores',
-    keys_sql="changed_score_keys('fct_student_scores')",
+{{ config(
+    materialized='batch_incremental',
+    batch_upstream=['fct_student_scores'],
+    batch_keys=score_key,
     order_by=['school_year', 'teacher_id', 'test_id', 'student_id'],
+    partition_by='school_year',
+    ttl=retention_ttl(),
+    settings={'ttl_only_drop_parts': 1},
     column_codecs=per_score_column_codecs(),
-)) }}
+) }}
+
+with
+
+facts as (
+    select * from {{ ref('fct_student_scores') }}
+)
 
 select
     school_year,
@@ -29,7 +39,7 @@ select
     teacher_name,
     school_name,
     district_name
-from {{ ref('fct_student_scores') }}
+from facts
 {% if is_incremental() -%}
     where {{ is_changed(score_key) }}
 {%- endif %}

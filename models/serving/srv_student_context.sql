@@ -4,11 +4,16 @@
     teacher and test; the averages are dictionary lookups on the aggregate marts.
 -#}
 {{ config(materialized='view') }}
+{%- set averages = {
+    'classroom': ref('dict_classroom_averages'),
+    'school_grade': ref('dict_school_grade_averages'),
+    'district_grade': ref('dict_district_grade_averages'),
+} -%}
 
 with
 
 scores as (
-    select * from {{ ref('int_student_scores_by_teacher') }}
+    select * from {{ ref('srv_student_scores_by_teacher') }}
 ),
 
 names as (
@@ -33,8 +38,8 @@ select
     teacher_name_now.current_name as teacher_name,
     school_name_now.current_name as school_name,
     district_name_now.current_name as district_name,
-    {{ student_context_average('classroom', 'scores.{}') }} as classroom_avg_score,
-    {{ student_context_average('school_grade', 'scores.{}') }} as school_grade_avg_score,
-    {{ student_context_average('district_grade', 'scores.{}') }} as district_grade_avg_score
+    {{ student_context_average(averages, 'classroom', 'scores.{}') }} as classroom_avg_score,
+    {{ student_context_average(averages, 'school_grade', 'scores.{}') }} as school_grade_avg_score,
+    {{ student_context_average(averages, 'district_grade', 'scores.{}') }} as district_grade_avg_score
 from scores
 {{ current_name_joins('names', 'scores', ['teacher_name', 'school_name', 'district_name']) }}

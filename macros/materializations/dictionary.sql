@@ -1,0 +1,38 @@
+{#-
+    dbt-clickhouse's dictionary materialization (1.10), made to cost what changed: a dictionary
+    model is tracked like batch_incremental's tables (macros/build_state.sql, config
+    batch_upstream: the marts it reads). When nothing upstream changed and its definition is the
+    same, a run does nothing; otherwise it recreates the dictionary and loads it at once, so
+    lookups never wait for a lazy first load. The root project's materialization wins over the
+    adapter's of the same name.
+-#}
+{%- materialization dictionary, adapter='clickhouse' -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='dictionary') -%}
+    {%- set state = batch_state() -%}
+    {%- set current = existing_relation is not none and state.defined and not (
+        state.batches or state.retention or state.builds or should_full_refresh()) -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- if current -%}
+        {%- call statement('main') -%}
+            select 'up to date' as batch_state
+        {%- endcall -%}
+    {%- else -%}
+        {%- call statement('main') -%}
+            {{ clickhouse__get_create_dictionary_as_sql(target_relation, on_cluster_clause(target_relation), sql) }}
+        {%- endcall -%}
+        {%- do run_query("system reload dictionary " ~ target_relation ~ " " ~ cluster_clause()) -%}
+        {%- do record_full_build(emit_build=false) -%}
+    {%- endif -%}
+
+    {% set should_revoke = should_revoke(target_relation, full_refresh_mode=True) %}
+    {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke) %}
+    {% do persist_docs(target_relation, model) %}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ return({'relations': [target_relation]}) }}
+{%- endmaterialization -%}
