@@ -49,7 +49,7 @@ def node_times(target: Path) -> dict[str, Any]:
     results = json.loads((target / "run_results.json").read_text())["results"]
 
     def total(kind: str) -> float:
-        return round(sum(r["execution_time"] for r in results if r["unique_id"].startswith(kind)), 2)
+        return round(sum(float(r["execution_time"]) for r in results if r["unique_id"].startswith(kind)), 2)
 
     slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:10]
     return {
@@ -92,8 +92,9 @@ def write_corrections(work: Path, rows: int, env: dict[str, str]) -> Path:
 def markdown(report: dict[str, Any]) -> str:
     steps = report["steps"]
     full = steps["full"]
+    threads = f" --threads {report['threads']}" if report["threads"] else ""
     lines = [
-        f"`build_cost.py --rows {report['rows']}`: whole `dbt build`, models and tests",
+        f"`build_cost.py --rows {report['rows']}{threads}`: whole `dbt build`, models and tests",
         "",
         "| step | wall s | model s | test s | model / full | nodes |",
         "|---|---:|---:|---:|---:|---:|",
@@ -111,9 +112,14 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--full-tests", action="store_true", help="run whole-table tests in incremental steps too")
+    parser.add_argument(
+        "--full-tests", action="store_true", help="run whole-table tests in incremental steps too"
+    )
+    parser.add_argument("--threads", type=int, help="dbt threads (default: the profile's)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-build-cost-"))
     target = work / "target"
@@ -124,10 +130,10 @@ def main() -> None:
         "DBT_TARGET_PATH": str(target),
     }
     scores, dbt = str(BIN / "scores"), str(BIN / "dbt")
-    build = [dbt, "build", "--quiet"]
+    build = [dbt, "build", "--quiet", *(["--threads", str(args.threads)] if args.threads else [])]
     incremental = build + (["--vars", "{full_tests: true}"] if args.full_tests else [])
     delta = max(args.rows // 100, 1)
-    report: dict[str, Any] = {"rows": args.rows, "delta_rows": delta, "steps": {}}
+    report: dict[str, Any] = {"rows": args.rows, "delta_rows": delta, "threads": args.threads, "steps": {}}
     report["load_seconds"] = timed([scores, "generate", "--rows", str(args.rows), "-q"], env)
 
     def step(name: str, command: list[str]) -> None:
@@ -142,7 +148,8 @@ def main() -> None:
     corrections = write_corrections(work, delta, env)
     timed([scores, "load", str(corrections), "-q"], env)
     step("1% corrections", incremental)
-    out = ROOT / "benchmarks" / "results" / f"build_cost-{args.rows}.json"
+    suffix = f"-threads{args.threads}" if args.threads else ""
+    out = ROOT / "benchmarks" / "results" / f"build_cost-{args.rows}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     (out.with_suffix(".md")).write_text(markdown(report))

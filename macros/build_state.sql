@@ -68,22 +68,17 @@
 
 {#- The warehouse clock when this invocation started: loads committed later wait for the next run. -#}
 {% macro run_started_snapshot(snapshots) -%}
-    (
-        select coalesce(maxOrNull(snapshots.started_at), now64(6))
-        from {{ snapshots }} as snapshots
-        where snapshots.invocation_id = '{{ invocation_id }}'
-    )
+    (select coalesce(maxOrNull(snapshots.started_at), now64(6)) from {{ snapshots }} as snapshots where snapshots.invocation_id = '{{ invocation_id }}')
 {%- endmacro %}
 
 {#- Batches of `audit` (stg_raw__load_audit) visible in this run: committed before it started
     (by `snapshots`, the run snapshots). -#}
 {% macro visible_batches(audit, snapshots) -%}
-    select visible.batch_id
-    from {{ audit }} as visible
-    where visible.status = 'committed' and visible.committed_at <= {{ run_started_snapshot(snapshots) }}
+    select visible.batch_id from {{ audit }} as visible where visible.status = 'committed' and visible.committed_at <= {{ run_started_snapshot(snapshots) }}
 {%- endmacro %}
 
-{#- The relation of a model this one refs, by name (lineage stays in the model's own file). -#}
+{#- The relation of a model this one refs, by name: only one the model's own file refs (its
+    lineage stays there), resolved by dbt's ref so that --defer finds a deferred upstream. -#}
 {% macro upstream_relation(name) -%}
     {%- if not execute -%}
         {{ return(this) }}
@@ -91,8 +86,7 @@
     {%- for node_id in model.depends_on.nodes -%}
         {%- set node = graph.nodes.get(node_id) -%}
         {%- if node and node.name == name -%}
-            {{ return(api.Relation.create(database=node.database, schema=node.schema,
-                                          identifier=node.alias or node.name)) }}
+            {{ return(ref(name)) }}
         {%- endif -%}
     {%- endfor -%}
     {{ exceptions.raise_compiler_error(
@@ -192,7 +186,8 @@
 
 {#- The root project's is_incremental: dbt-clickhouse's, plus the tracked models' rule. -#}
 {% macro is_incremental() -%}
-    {%- if not execute -%}
+    {#- (no `model` under sqlfluff's jinja stand-ins) -#}
+    {%- if not execute or model is not defined -%}
         {{ return(false) }}
     {%- elif model.config.materialized == 'batch_incremental' -%}
         {{ return(batch_run_is_incremental()) }}
@@ -205,15 +200,13 @@
 
 {#- Record tokens for this model: `tokens_sql` returns them (column batch_id). -#}
 {% macro record_tokens(tokens_sql) -%}
-    insert into {{ source('build_state', 'dbt_batch_ledger') }} (model, batch_id, invocation_id)
-    select '{{ this.identifier }}', recorded.batch_id, '{{ invocation_id }}'
-    from ({{ tokens_sql }}) as recorded
+    {{ record_tokens_sql(source('build_state', 'dbt_batch_ledger'), this.identifier, tokens_sql) }}
 {%- endmacro %}
 
 {#- After a full build: the table reflects every upstream token, this build and its definition. -#}
 {% macro record_full_build(emit_build=true) -%}
     {%- set ledger = source('build_state', 'dbt_batch_ledger') -%}
-    {%- do run_query("delete from " ~ ledger ~ " where model = '" ~ this.identifier ~ "'") -%}
+    {%- do run_query(ledger_reset_sql(ledger, this.identifier)) -%}
     {%- set extra = ["'" ~ definition_token() ~ "'"] -%}
     {%- if emit_build -%}
         {%- do extra.append("'build:" ~ this.identifier ~ ":" ~ invocation_id ~ "'") -%}
@@ -223,17 +216,20 @@
     )) -%}
 {%- endmacro %}
 
-{#- Tracked models that take their keys from int_score_changes (publish rows or partitions): it
-    keeps the rows of every batch until all of them have applied it. -#}
+{#- Tracked tables that take their keys from int_score_changes (publish rows or partitions) and
+    exist: it keeps the rows of every batch until all of them have applied it. -#}
 {% macro keyed_batch_models() -%}
     {%- set names = [] -%}
     {%- if not execute -%}
-        {{ return(['parsing']) }}
+        {{ return([]) }}
     {%- endif -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
             and node.config.materialized == 'batch_incremental'
             and node.config.get('publish', 'rows') != 'table' and not node.config.get('changes_from') -%}
-        {%- do names.append(node.alias or node.name) -%}
+        {#- a table not built yet will be built whole: it needs no work list -#}
+        {%- if adapter.get_relation(node.database, node.schema, node.alias or node.name) is not none -%}
+            {%- do names.append(node.alias or node.name) -%}
+        {%- endif -%}
     {%- endfor -%}
     {{ return(names | sort) }}
 {%- endmacro %}

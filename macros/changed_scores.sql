@@ -8,7 +8,7 @@
 {%- endmacro %}
 
 {% macro drop_changes() -%}
-    drop table if exists {{ changes_relation() }} {{ cluster_clause() }}
+    {{ drop_table_sql(changes_relation()) }}
 {%- endmacro %}
 
 {#- Whether `relation` has a row matching `condition` (at execution time; false when parsing).
@@ -29,9 +29,20 @@
     {%- set keys = key_columns | join(', ') -%}
     {%- set condition = "(" ~ keys ~ ") in (select " ~ keys ~ " from " ~ changes_relation() ~ ")" -%}
     {%- if is_incremental() and has_rows(this, condition) -%}
-        delete from {{ this }} where {{ condition }}
+        {{ delete_keys_sql(this, changes_relation(), key_columns) }}
     {%- else -%}
         select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Model filter: true in a full build; in an incremental run, the row's key is among the
+    changes (the school_year test first prunes by the primary key). -#}
+{% macro among_changes_when_incremental(key_columns) -%}
+    {%- if is_incremental() -%}
+        school_year in (select changes.school_year from {{ changes_relation() }} as changes)
+        and {{ is_changed(key_columns) }}
+    {%- else -%}
+        true
     {%- endif -%}
 {%- endmacro %}
 

@@ -51,19 +51,12 @@
 
     {% if changed_partitions %}
         {% call statement('replace_partitions') %}
-            {% if is_distributed %}
-                alter table {{ existing_local }} {{ on_cluster_clause(existing_relation) }}
-            {% else %}
-                 alter table {{ existing_relation }}
-            {% endif %}
-            {%- for partition in changed_partitions %}
-                replace partition id '{{ partition['partition_id'] }}'
-                from {{ new_data_relation }}
-                {{- ', ' if not loop.last }}
-            {%- endfor %}
-            {%- if adapter.is_at_or_after_version('26.6') %}
-                settings allow_replace_partition_from_empty_source = 1
-            {%- endif %}
+            {{ replace_partitions_sql(
+                existing_local if is_distributed else existing_relation,
+                new_data_relation,
+                changed_partitions | map(attribute='partition_id') | list,
+                empty_source=adapter.is_at_or_after_version('26.6'),
+            ) }}
       {% endcall %}
     {% endif %}
 

@@ -40,7 +40,7 @@
     school year has expired, which is nearly always. -#}
 {% macro delete_expired_rows() -%}
     {%- if has_rows(this, "not (" ~ is_retained() ~ ")") -%}
-        delete from {{ this }} where not ({{ is_retained() }})
+        {{ delete_expired_sql(this) }}
     {%- else -%}
         select 1
     {%- endif -%}
@@ -63,8 +63,7 @@
     themselves are deleted by delete_expired_rows; recomputing TTLs of every part would rewrite it). -#}
 {% macro apply_retention_ttl() -%}
     {%- if is_incremental() and not has_current_ttl(this) -%}
-        alter table {{ this }} {{ cluster_clause() }} modify ttl {{ retention_ttl() }}
-        settings materialize_ttl_after_modify = 0
+        {{ modify_ttl_sql(this) }}
     {%- else -%}
         select 1
     {%- endif -%}
@@ -77,13 +76,10 @@
     {%- if execute -%}
         {%- if load_relation(scores) is not none -%}
             {%- if not has_current_ttl(scores) -%}
-                {%- do run_query(
-                    "alter table " ~ scores ~ " " ~ cluster_clause() ~ " modify ttl " ~ retention_ttl()
-                    ~ " settings materialize_ttl_after_modify = 0"
-                ) -%}
+                {%- do run_query(modify_ttl_sql(scores)) -%}
             {%- endif -%}
             {%- if has_rows(scores, "not (" ~ is_retained() ~ ")") -%}
-                {%- do run_query("delete from " ~ scores ~ " where not (" ~ is_retained() ~ ")") -%}
+                {%- do run_query(delete_expired_sql(scores)) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}

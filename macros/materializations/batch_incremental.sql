@@ -18,7 +18,11 @@
                       and swap those partitions in with REPLACE PARTITION (macros/insert_overwrite.sql):
                       readers see a school year before or after the run, never half of it.
         'table'       rebuild the whole table and exchange it atomically, when anything upstream
-                      changed (small tables, and tables whose engine takes no deletes).
+                      changed (small tables).
+        'upsert'      a key-value table (EmbeddedRocksDB, an insert replaces the value of its key):
+                      delete the keys that `upsert_key` finds in the missing batches (every
+                      version's, some may be gone), then insert the model's rows, whose keys
+                      replace their old values. A deleted key is briefly absent during the run.
       names           (partitions) the mart's name columns: school years whose stored names are
                       no longer current are republished (macros/current_names.sql).
 
@@ -35,8 +39,11 @@
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set publish = config.get('publish', 'rows') -%}
     {%- set keys = config.get('batch_keys', []) -%}
-    {%- if publish not in ('rows', 'partitions', 'table') -%}
-        {{ exceptions.raise_compiler_error(model.name ~ ": publish must be 'rows', 'partitions' or 'table'") }}
+    {%- if publish not in ('rows', 'partitions', 'table', 'upsert') -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": publish must be 'rows', 'partitions', 'table' or 'upsert'") }}
+    {%- endif -%}
+    {%- if publish == 'upsert' and not config.get('upsert_key') -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": publish='upsert' needs upsert_key: {column, parts}") }}
     {%- endif -%}
     {%- if publish != 'table' and not keys -%}
         {{ exceptions.raise_compiler_error(model.name ~ ": publish='" ~ publish ~ "' needs batch_keys") }}
@@ -130,16 +137,20 @@
         {{ require_current_changes(changes_source) }}
     {%- endif -%}
     {%- do run_query(drop_changes()) -%}
-    {%- do run_query(
-        "create table " ~ changes ~ " " ~ cluster_clause() ~ " engine = MergeTree order by tuple() as "
-        ~ "select distinct " ~ keys | join(', ') ~ " from " ~ changes_source
-        ~ " where " ~ changes_from.batch_column ~ " in (" ~ missing_batches() ~ ")"
-    ) -%}
+    {%- do run_query(batch_changes_sql(changes, keys, changes_source, changes_from.batch_column, missing_batches())) -%}
     {%- if config.get('names') -%}
         {%- do run_query(add_stale_name_years(upstream_relation('int_current_names'), config.get('names'))) -%}
     {%- endif -%}
     {%- if publish == 'partitions' -%}
         {% do clickhouse__incremental_insert_overwrite(existing_relation, config.get('partition_by'), False) %}
+    {%- elif publish == 'upsert' -%}
+        {%- set key = config.get('upsert_key') -%}
+        {%- do run_query(delete_upserted_keys_sql(
+            target_relation, key.column, key.parts, changes_source, changes_from.batch_column, missing_batches()
+        )) -%}
+        {%- call statement('main') -%}
+            {{ clickhouse__insert_into(target_relation, sql, config.get('contract').enforced) }}
+        {%- endcall -%}
     {%- else -%}
         {%- set delete_sql = delete_changed(keys) -%}
         {%- if delete_sql | trim != 'select 1' -%}

@@ -25,7 +25,10 @@
             {{ clickhouse__get_create_dictionary_as_sql(target_relation, on_cluster_clause(target_relation), sql) }}
         {%- endcall -%}
         {%- do run_query("system reload dictionary " ~ target_relation ~ " " ~ cluster_clause()) -%}
-        {%- do record_full_build(emit_build=false) -%}
+        {#- rebuilt for new batches: the tables that read it apply those batches; rebuilt for any
+            other reason (new definition, first build, --full-refresh): they rebuild too -#}
+        {%- do record_full_build(emit_build=existing_relation is none or not state.defined
+                                 or state.builds > 0 or should_full_refresh()) -%}
     {%- endif -%}
 
     {% set should_revoke = should_revoke(target_relation, full_refresh_mode=True) %}

@@ -22,13 +22,20 @@
                         and not should_store_failures() -%}
     {%- set pass_token = none -%}
     {%- if skippable -%}
+        {%- set tables = "('" ~ tracked | join("', '") ~ "')" -%}
         {%- set row = run_query(
             "select (select toString(groupBitXor(cityHash64(model, batch_id))) from " ~ ledger ~ " final"
-            ~ " where model in ('" ~ tracked | join("', '") ~ "')) as fingerprint,"
+            ~ " where model in " ~ tables ~ ") as fingerprint,"
+            ~ " (select toString(cityHash64(arraySort(groupArray(tuple(table, first, last, partitions)))))"
+            ~ " from (select table, min(min_block_number) as first, max(max_block_number) as last,"
+            ~ " uniqExact(partition_id) as partitions from system.parts where active and database = '"
+            ~ target.schema ~ "' and table in " ~ tables ~ " group by table)) as parts,"
+            ~ " (select count() from system.mutations where database = '" ~ target.schema ~ "'"
+            ~ " and table in " ~ tables ~ ") as mutations,"
             ~ " (select groupArray(batch_id) from " ~ ledger ~ " where model = 'test:" ~ model.name ~ "') as passes"
         ).rows[0] -%}
-        {%- set pass_token = 'pass:' ~ local_md5(sql) ~ ':' ~ row[0] -%}
-        {%- set passed_before = pass_token in row[1] -%}
+        {%- set pass_token = 'pass:' ~ local_md5(sql ~ ':' ~ row[0] ~ ':' ~ row[1] ~ ':' ~ row[2]) -%}
+        {%- set passed_before = pass_token in row[3] -%}
     {%- endif -%}
 
     {%- if skippable and passed_before -%}

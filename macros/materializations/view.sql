@@ -34,7 +34,7 @@
         {%- call statement('main') -%}
             {{ get_create_view_as_sql(target_relation, sql) }}
         {%- endcall -%}
-        {%- do run_query("delete from " ~ ledger ~ " where model = '" ~ this.identifier ~ "'") -%}
+        {%- do run_query(ledger_reset_sql(ledger, this.identifier)) -%}
         {%- do run_query(record_tokens("select '" ~ token ~ "' as batch_id")) -%}
     {%- endif -%}
 
@@ -45,4 +45,4 @@
     {{ adapter.commit() }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
     {{ return({'relations': [target_relation]}) }}
-{%- endmaterialization -%}
+{%- endmaterialization %}

@@ -31,7 +31,7 @@ ledger as (
 applied_everywhere as (
     select batch_id
     from ledger
-    where model in ({% for name in keyed %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor %})
+    where model in ({% for name in keyed %}'{{ name }}', {% endfor %}'')
     group by batch_id
     having uniqExact(model) = {{ keyed | length }}
 ),
@@ -47,7 +47,10 @@ applied_by_facts as (
 pending_batches as (
     select batch_id
     from applied_by_facts
-    where batch_id not in (select applied_everywhere.batch_id from applied_everywhere)
+    where
+        batch_id not in (select applied_everywhere.batch_id from applied_everywhere)
+        -- no table downstream exists yet (a first build): they are all built whole
+        and {{ 'true' if keyed else 'false' }}
 ),
 
 changed_scores as (
@@ -75,7 +78,10 @@ score_versions as (
     where
         school_year in (select changed_scores.school_year from changed_scores)
         and (school_year, test_id, student_id) in (
-            select changed_scores.school_year, changed_scores.test_id, changed_scores.student_id
+            select
+                changed_scores.school_year,
+                changed_scores.test_id,
+                changed_scores.student_id
             from changed_scores
         )
 )

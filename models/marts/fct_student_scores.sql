@@ -49,10 +49,7 @@ versions as (
     where
         _batch_id in ({{ visible_batches('audit', 'run_snapshots') }})
         and {{ is_retained() }}
-        {% if is_incremental() %}
-            and school_year in (select changes.school_year from {{ changes_relation() }} as changes)
-            and {{ is_changed(score_key) }}
-        {% endif %}
+        and {{ among_changes_when_incremental(score_key) }}
 ),
 
 latest as (

@@ -4,7 +4,10 @@
     in memory like a dictionary) keyed by (school_year, teacher_id, test_id), the value the
     report's rows: srv_student_context's, grouped from the table it reads, with its averages
     looked up after grouping (memory: macros/serving.sql, report_lookup). Rebuilt when anything it
-    reads changed, and swapped in atomically (batch_incremental, publish='table').
+    reads changed (batch_incremental, publish='upsert'): a classroom's value holds the averages of
+    its classroom, school grade and district grade, so a run rewrites every classroom of each
+    district grade its batches touched, and deletes first the classrooms any version of a changed
+    score was in (a classroom whose students all moved is gone).
 -#}
 {%- set key = [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String')] -%}
 {#- a student's columns, gathered per classroom; the averages are looked up after grouping -#}
@@ -37,7 +40,9 @@
 -#}
 {{ config(
     materialized='batch_incremental',
-    publish='table',
+    publish='upsert',
+    batch_keys=['school_year', 'district_id', 'test_id', 'grade'],
+    upsert_key={'column': 'classroom_key', 'parts': ['school_year', 'teacher_id', 'test_id']},
     batch_upstream=[
         'srv_student_scores_by_teacher', 'dict_classroom_averages', 'dict_school_grade_averages',
         'dict_district_grade_averages',
@@ -52,6 +57,19 @@
     },
 ) }}
 
-{{ report_lookup(
-    ref('srv_student_scores_by_teacher'), key, row, sort_by='student_id', key_column='classroom_key', gather=gather
-) }}
+{%- set students = ref('srv_student_scores_by_teacher') -%}
+{%- if is_incremental() -%}
+    {#- every student of each classroom in a district grade this run touched -#}
+    {%- set students -%}
+        (
+            select * from {{ students }}
+            where (school_year, teacher_id, test_id) in (
+                select school_year, teacher_id, test_id from {{ students }}
+                where {{ is_changed(['school_year', 'district_id', 'test_id', 'grade']) }}
+            )
+        )
+    {%- endset -%}
+{%- endif %}
+
+-- depends_on: {{ ref('int_score_changes') }}
+{{ report_lookup(students, key, row, sort_by='student_id', key_column='classroom_key', gather=gather) }}

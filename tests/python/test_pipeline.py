@@ -180,3 +180,37 @@ def test_project_data_tests_find_bad_rows(warehouse):
     result = warehouse.dbt("test", "-s", relationships, expect_success=False)
     unknown_test = ("relationships_fct_student_scores_test_id__test_id__ref_tests_", "fail", 2)
     assert _failed_tests(result) == {unknown_test}
+
+
+def test_build_reruns_the_tests_of_what_changed_and_of_tables_changed_outside_dbt(warehouse):
+    """`dbt build` skips a data test whose tables stand where they stood at its last pass
+    (macros/materializations/test.sql). A table changed since, by a build or by hand, has its tests
+    run again on the whole table, and `full_tests` runs them all: each catches the bad rows."""
+    load_generated(warehouse.landing, GeneratorSpec(rows=3_000, seed=5), QUIET)
+    warehouse.dbt("build")
+    warehouse.dbt("build")  # nothing new: every test passes as recorded
+    passes = f"SELECT count() FROM `{warehouse.db}`.dbt_batch_ledger FINAL WHERE startsWith(model, 'test:')"
+    recorded = warehouse.scalar(passes)
+    assert recorded > 50
+
+    # a change made outside dbt: an impossible count in one classroom row
+    warehouse.client.command(
+        f"ALTER TABLE `{warehouse.db}`.agg_classroom_scores UPDATE student_count = 0 "
+        "WHERE teacher_id = (SELECT min(teacher_id) FROM "
+        f"`{warehouse.db}`.agg_classroom_scores) SETTINGS mutations_sync = 1"
+    )
+    result = warehouse.dbt("build", "-s", "agg_classroom_scores", expect_success=False)
+    failed = {name for name, status, _ in _failed_tests(result) if status == "fail"}
+    assert "accepted_range_agg_classroom_scores_student_count__1" in failed
+    assert any(name.startswith("counts_reconcile_with_facts_agg_classroom_scores") for name in failed)
+
+    # the same state fails again on the next build (only passes are recorded) and under full_tests
+    result = warehouse.dbt("build", "-s", "agg_classroom_scores", expect_success=False)
+    assert "accepted_range_agg_classroom_scores_student_count__1" in {n for n, _, _ in _failed_tests(result)}
+    result = warehouse.dbt(
+        "build", "-s", "agg_classroom_scores", "--vars", "{full_tests: true}", expect_success=False
+    )
+    assert "accepted_range_agg_classroom_scores_student_count__1" in {n for n, _, _ in _failed_tests(result)}
+    # a full rebuild repairs the table; its tests run and pass
+    warehouse.dbt("build", "-s", "agg_classroom_scores", "--full-refresh")
+    assert warehouse.scalar(passes) > recorded
