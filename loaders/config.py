@@ -7,6 +7,8 @@ point at the same warehouse:
     SCORES_CHDB_PATH     chDB data directory for dev (default data/chdb; relative to the project)
     SCORES_RAW_DATABASE  database the loaders land rows in (default scores_raw)
     SCORES_DATABASE      database dbt builds the models in (default scores)
+    SCORES_STATE_DATABASE  database of dbt's build state (default SCORES_DATABASE; the source
+                         build_state in models/staging/_build_state__sources.yml)
     SCORES_RETENTION_YEARS  years a school year stays after it ends (default 5, 1 to 100; dbt
                          uses it too)
     SCORES_GZIP_MAX_RATIO   how many times its size a .parquet.gz may decompress to (default 100)
@@ -82,6 +84,11 @@ class Settings:
     secure: bool
     retention_years: int = DEFAULT_RETENTION_YEARS
     gzip_max_ratio: int = DEFAULT_GZIP_MAX_RATIO
+    state_database: str = ""
+
+    @property
+    def build_state_database(self) -> str:
+        return self.state_database or self.database
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,6 +106,7 @@ class Settings:
             chdb_path=chdb_path.resolve(),
             raw_database=_env("SCORES_RAW_DATABASE", "scores_raw"),
             database=_env("SCORES_DATABASE", "scores"),
+            state_database=os.environ.get("SCORES_STATE_DATABASE", ""),
             host=_env("CLICKHOUSE_HOST", "localhost"),
             port=int(port),
             user=_env("CLICKHOUSE_USER", "default"),

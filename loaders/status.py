@@ -108,7 +108,7 @@ def _age(seconds: int | None) -> str:
 def model_freshness(client: Client, settings: Settings) -> Table | None:
     ledger_exists = client.command(
         "SELECT count() FROM system.tables WHERE database = {d:String} AND name = 'dbt_batch_ledger'",
-        parameters={"d": settings.database},
+        parameters={"d": settings.build_state_database},
     )
     if not ledger_exists:
         return None
@@ -118,7 +118,7 @@ def model_freshness(client: Client, settings: Settings) -> Table | None:
             SELECT batch_id FROM `{settings.raw_database}`.`{AUDIT_TABLE}` FINAL WHERE status = 'committed')
         SELECT model, countIf(batch_id IN (SELECT batch_id FROM committed)) AS applied,
                (SELECT count() FROM committed) - applied AS behind, max(applied_at)
-        FROM `{settings.database}`.dbt_batch_ledger FINAL
+        FROM `{settings.build_state_database}`.dbt_batch_ledger FINAL
         -- the build state (macros/build_state.sql): models that follow load batches, not the
         -- views' definitions or the data tests' recorded passes
         WHERE NOT startsWith(model, 'test:')

@@ -36,8 +36,8 @@
     settings lightweight_deletes_sync = 2
 {%- endmacro %}
 
-{% macro delete_expired_sql(relation) -%}
-    delete from {{ relation }} {{ cluster_clause() }} where not ({{ is_retained() }})
+{% macro delete_expired_sql(relation, school_year='school_year') -%}
+    delete from {{ relation }} {{ cluster_clause() }} where not ({{ is_retained(school_year) }})
     settings lightweight_deletes_sync = 2
 {%- endmacro %}
 

@@ -41,6 +41,10 @@ import project_rules  # noqa: E402 (a sibling script)
 BIN = Path(sys.executable).parent
 SQL_FOLDERS = ("models/", "macros/", "tests/", "analyses/")
 PROD_SCHEMA, CHANGE_SCHEMA, RAW_SCHEMA = "ci_prod", "ci_change", "ci_raw"
+# one build-state database for both schemas: a source that named each its own would differ
+# between the base's manifest and the change's, and mark every model downstream as modified;
+# the two builds never share a model (the change's models, and the base's unselected parents)
+STATE_SCHEMA = "ci_state"
 
 
 def _run(
@@ -117,6 +121,7 @@ def _dbt_env(schema: str, warehouse: Path) -> dict[str, str]:
         "SCORES_CHDB_PATH": str(warehouse),
         "SCORES_DATABASE": schema,
         "SCORES_RAW_DATABASE": RAW_SCHEMA,
+        "SCORES_STATE_DATABASE": STATE_SCHEMA,
         "DBT_PROFILES_DIR": str(ROOT / "profiles"),
     }
 

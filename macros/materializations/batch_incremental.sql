@@ -181,6 +181,15 @@
 {#- A new retention cutoff: delete the expired rows now (not at the next TTL merge) and bring the
     table's TTL to the current rule. -#}
 {% macro batch_apply_retention() -%}
+    {%- if config.get('publish') == 'upsert' -%}
+        {#- a key-value table has no TTL; its school year is a part of its key -#}
+        {%- set key = config.get('upsert_key') -%}
+        {%- set school_year = 'tupleElement(' ~ key.column ~ ', ' ~ (key.parts.index('school_year') + 1) ~ ')' -%}
+        {%- if has_rows(this, "not (" ~ is_retained(school_year) ~ ")") -%}
+            {%- do run_query(delete_expired_sql(this, school_year)) -%}
+        {%- endif -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- set delete_sql = delete_expired_rows() -%}
     {%- if delete_sql | trim != 'select 1' -%}
         {%- do run_query(delete_sql) -%}

@@ -185,11 +185,12 @@ def test_a_failing_test_and_a_broken_model_fail_the_job_by_name(repo: Repo, tmp_
         "select district_id from {{ ref('agg_district_scores') }}\n"
     )
     model = repo.path / "models" / "marts" / "agg_district_grade_scores.sql"
-    model.write_text(
-        model.read_text().replace(
-            "aggregate_scores(group_columns", "aggregate_scores(group_columns + ['no_such_column']"
-        )
+    text = model.read_text()
+    broken = text.replace(
+        "ref('score_bands'), group_columns,", "ref('score_bands'), group_columns + ['no_such_column'],"
     )
+    assert broken != text, "the model no longer has the text this test breaks"
+    model.write_text(broken)
     try:
         code, output, _ = repo.ci(tmp_path)
         assert code == 1

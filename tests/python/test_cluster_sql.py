@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-DELETES = {"delete_keys", "delete_expired", "ledger_reset"}
+DELETES = {"delete_keys", "delete_expired", "delete_upserted_keys", "ledger_reset"}
 ON_CLUSTER = {
     "ledger_ddl",
     "snapshots_ddl",
