@@ -9,6 +9,22 @@
     (a name column shows the current name of its id, macros/current_names.sql; others come from
     the group's most recently loaded score).
 -#}
+{#- The config of every aggregate mart over the section histograms (agg_* but the dimension
+    averages): incremental by the batches its sections applied, published by school year. -#}
+{% macro aggregate_config(group_columns, names) -%}
+    {{ return({
+        'materialized': 'batch_incremental',
+        'batch_upstream': ['int_score_distributions', 'int_current_names'],
+        'batch_keys': group_columns,
+        'publish': 'partitions',
+        'names': names,
+        'order_by': group_columns,
+        'partition_by': 'school_year',
+        'ttl': retention_ttl(),
+        'settings': {'ttl_only_drop_parts': 1},
+    }) }}
+{%- endmacro %}
+
 {% macro aggregate_scores(distributions, names, bands, group_columns, attributes=[]) -%}
 with
 

@@ -85,12 +85,20 @@
         {%- do run_query(record_tokens(missing_tokens())) -%}
     {%- endif -%}
 
+    {{ finish_materialization(target_relation, existing_relation) }}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+{#- The end of each of the project's materializations, as in dbt-clickhouse's: grants, docs,
+    post-hooks around the commit. -#}
+{% macro finish_materialization(target_relation, existing_relation) -%}
+    {% set should_revoke = should_revoke(existing_relation, full_refresh_mode=True) %}
+    {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke) %}
     {% do persist_docs(target_relation, model) %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% do adapter.commit() %}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
-    {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+{%- endmacro %}
 
 {#- Build the whole table beside the old one and exchange them, then record the full state. -#}
 {% macro batch_full_build(existing_relation, target_relation, publish) -%}

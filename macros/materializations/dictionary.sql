@@ -31,11 +31,6 @@
                                  or state.builds > 0 or should_full_refresh()) -%}
     {%- endif -%}
 
-    {% set should_revoke = should_revoke(target_relation, full_refresh_mode=True) %}
-    {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke) %}
-    {% do persist_docs(target_relation, model) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ finish_materialization(target_relation, target_relation) }}
     {{ return({'relations': [target_relation]}) }}
 {%- endmaterialization -%}

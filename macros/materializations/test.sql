@@ -1,14 +1,19 @@
 {#-
     dbt's test materialization, made to cost what a build changed. In `dbt build`, a data test
     whose tables all stand where they stood when it last passed is not run again: its tables'
-    build state (their tokens in the ledger, macros/build_state.sql) and the test's SQL match a
-    pass it recorded. Everything else runs as in dbt:
+    build state (their tokens in the ledger, macros/build_state.sql), their parts (the first and
+    last block numbers and the partitions of their active parts, and their mutations: inserts,
+    updates, deletes and dropped partitions move them, merges do not, so a change made outside
+    dbt is caught too; dictionaries and the key-value table have no parts, only their build state)
+    and the test's SQL match a pass it recorded. Everything else runs as in dbt:
       - every test of a table the build changed, on the whole table;
       - every test in `dbt test`, and in `dbt build --vars '{full_tests: true}'`;
       - tests reading a source or a seed, directly or through views (their content has no tokens);
       - tests that store failures.
-    Only a pass is recorded, so a failing test runs (and fails) on every build until it is fixed.
-    The root project's materialization wins over dbt's default for this adapter.
+    Only a pass is recorded (all of a run's at its end, record_test_passes), so a failing test
+    runs, and fails, on every build until it is fixed. A table's state is read once per run, after
+    its model ran (a model runs once per invocation, before its tests). The root project's
+    materialization wins over dbt's default for this adapter.
 -#}
 {%- materialization test, adapter='clickhouse' -%}
     {%- set relations = [] -%}
@@ -16,26 +21,17 @@
     {%- set fail_calc = config.get('fail_calc') -%}
     {%- set warn_if = config.get('warn_if') -%}
     {%- set error_if = config.get('error_if') -%}
-    {%- set ledger = source('build_state', 'dbt_batch_ledger') -%}
     {%- set tracked = test_tracked_tables() -%}
     {%- set skippable = flags.WHICH == 'build' and not var('full_tests') and tracked is not none
                         and not should_store_failures() -%}
     {%- set pass_token = none -%}
     {%- if skippable -%}
-        {%- set tables = "('" ~ tracked | join("', '") ~ "')" -%}
-        {%- set row = run_query(
-            "select (select toString(groupBitXor(cityHash64(model, batch_id))) from " ~ ledger ~ " final"
-            ~ " where model in " ~ tables ~ ") as fingerprint,"
-            ~ " (select toString(cityHash64(arraySort(groupArray(tuple(table, first, last, partitions)))))"
-            ~ " from (select table, min(min_block_number) as first, max(max_block_number) as last,"
-            ~ " uniqExact(partition_id) as partitions from system.parts where active and database = '"
-            ~ target.schema ~ "' and table in " ~ tables ~ " group by table)) as parts,"
-            ~ " (select count() from system.mutations where database = '" ~ target.schema ~ "'"
-            ~ " and table in " ~ tables ~ ") as mutations,"
-            ~ " (select groupArray(batch_id) from " ~ ledger ~ " where model = 'test:" ~ model.name ~ "') as passes"
-        ).rows[0] -%}
-        {%- set pass_token = 'pass:' ~ local_md5(sql ~ ':' ~ row[0] ~ ':' ~ row[1] ~ ':' ~ row[2]) -%}
-        {%- set passed_before = pass_token in row[3] -%}
+        {%- set states = [] -%}
+        {%- for table in tracked | sort -%}
+            {%- do states.append(table ~ '=' ~ tracked_table_state(table)) -%}
+        {%- endfor -%}
+        {%- set pass_token = 'pass:' ~ local_md5(sql ~ '|' ~ states | join('|')) -%}
+        {%- set passed_before = pass_token in recorded_test_passes() -%}
     {%- endif -%}
 
     {%- if skippable and passed_before -%}
@@ -53,14 +49,64 @@
         {%- endcall -%}
         {%- set result = load_result('main').table.rows[0] -%}
         {%- if pass_token and not result[1] and not result[2] -%}
-            {%- do run_query(
-                "insert into " ~ ledger ~ " (model, batch_id, invocation_id) values ('test:" ~ model.name
-                ~ "', '" ~ pass_token ~ "', '" ~ invocation_id ~ "')"
-            ) -%}
+            {%- do build_state_cache()['new_passes'].append(['test:' ~ model.name, pass_token]) -%}
         {%- endif -%}
     {%- endif -%}
     {{ return({'relations': relations}) }}
 {%- endmaterialization -%}
+
+{#- This invocation's cache in the run's graph dict (shared by every node's context). -#}
+{% macro build_state_cache() -%}
+    {%- set key = '__build_state__' ~ invocation_id -%}
+    {%- if key not in graph -%}
+        {%- do graph.update({key: {'tables': {}, 'passes': none, 'new_passes': []}}) -%}
+    {%- endif -%}
+    {{ return(graph[key]) }}
+{%- endmacro %}
+
+{#- A tracked table's state: its tokens, its parts and its mutations (one query per table and run). -#}
+{% macro tracked_table_state(table) -%}
+    {%- set cache = build_state_cache()['tables'] -%}
+    {%- if table not in cache -%}
+        {%- set ledger = source('build_state', 'dbt_batch_ledger') -%}
+        {%- set row = run_query(
+            "select (select toString(groupBitXor(cityHash64(model, batch_id))) from " ~ ledger ~ " final"
+            ~ " where model = '" ~ table ~ "'),"
+            ~ " (select toString(cityHash64(min(min_block_number), max(max_block_number), uniqExact(partition_id)))"
+            ~ " from system.parts where active and database = '" ~ target.schema ~ "' and table = '" ~ table ~ "'),"
+            ~ " (select count() from system.mutations where database = '" ~ target.schema ~ "' and table = '"
+            ~ table ~ "')"
+        ).rows[0] -%}
+        {%- do cache.update({table: row | join(':')}) -%}
+    {%- endif -%}
+    {{ return(cache[table]) }}
+{%- endmacro %}
+
+{#- Every pass recorded before this run (one query per run). -#}
+{% macro recorded_test_passes() -%}
+    {%- set cache = build_state_cache() -%}
+    {%- if cache['passes'] is none -%}
+        {%- set passes = run_query(
+            "select groupArray(batch_id) from " ~ source('build_state', 'dbt_batch_ledger')
+            ~ " where startsWith(model, 'test:')"
+        ).rows[0][0] -%}
+        {%- do cache.update({'passes': passes | list}) -%}
+    {%- endif -%}
+    {{ return(cache['passes']) }}
+{%- endmacro %}
+
+{#- on-run-end: the passes of this run, in one insert. -#}
+{% macro record_test_passes(ledger) -%}
+    {%- set passes = build_state_cache()['new_passes'] if execute else [] -%}
+    {%- if passes -%}
+        insert into {{ ledger }} (model, batch_id, invocation_id) values
+        {%- for name, token in passes %}
+        ('{{ name }}', '{{ token }}', '{{ invocation_id }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
 
 {#- The tracked tables (batch_incremental, dictionary) a test reads, through views; none when it
     reads anything else (a source, a seed, another kind of model). -#}

@@ -38,11 +38,6 @@
         {%- do run_query(record_tokens("select '" ~ token ~ "' as batch_id")) -%}
     {%- endif -%}
 
-    {% set should_revoke = should_revoke(existing_relation, full_refresh_mode=True) %}
-    {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke) %}
-    {% do persist_docs(target_relation, model) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ finish_materialization(target_relation, existing_relation) }}
     {{ return({'relations': [target_relation]}) }}
 {%- endmaterialization %}
