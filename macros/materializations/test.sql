@@ -8,7 +8,8 @@
     and the test's SQL match a pass it recorded. Everything else runs as in dbt:
       - every test of a table the build changed, on the whole table;
       - every test in `dbt test`, and in `dbt build --vars '{full_tests: true}'`;
-      - tests reading a source or a seed, directly or through views (their content has no tokens);
+      - tests reading a source or a seed (directly or through views) whose parts moved: a new
+        load, a reloaded seed;
       - tests that store failures.
     Only a pass is recorded (all of a run's at its end, record_test_passes), so a failing test
     runs, and fails, on every build until it is fixed. A table's state is read once per run, after
@@ -27,8 +28,8 @@
     {%- set pass_token = none -%}
     {%- if skippable -%}
         {%- set states = [] -%}
-        {%- for table in tracked | sort -%}
-            {%- do states.append(table ~ '=' ~ tracked_table_state(table)) -%}
+        {%- for schema, table in tracked | sort -%}
+            {%- do states.append(schema ~ '.' ~ table ~ '=' ~ tracked_table_state(schema, table)) -%}
         {%- endfor -%}
         {%- set pass_token = 'pass:' ~ local_md5(sql ~ '|' ~ states | join('|')) -%}
         {%- set passed_before = pass_token in recorded_test_passes() -%}
@@ -65,32 +66,34 @@
 {%- endmacro %}
 
 {#- A tracked table's state: its tokens, its parts and its mutations (one query per table and run). -#}
-{% macro tracked_table_state(table) -%}
+{% macro tracked_table_state(schema, table) -%}
     {%- set cache = build_state_cache()['tables'] -%}
-    {%- if table not in cache -%}
+    {%- set key = schema ~ '.' ~ table -%}
+    {%- if key not in cache -%}
         {%- set ledger = source('build_state', 'dbt_batch_ledger') -%}
         {%- set row = run_query(
             "select (select toString(groupBitXor(cityHash64(model, batch_id))) from " ~ ledger ~ " final"
             ~ " where model = '" ~ table ~ "'),"
             ~ " (select toString(cityHash64(min(min_block_number), max(max_block_number), uniqExact(partition_id)))"
-            ~ " from system.parts where active and database = '" ~ target.schema ~ "' and table = '" ~ table ~ "'),"
-            ~ " (select count() from system.mutations where database = '" ~ target.schema ~ "' and table = '"
+            ~ " from system.parts where active and database = '" ~ schema ~ "' and table = '" ~ table ~ "'),"
+            ~ " (select count() from system.mutations where database = '" ~ schema ~ "' and table = '"
             ~ table ~ "')"
         ).rows[0] -%}
-        {%- do cache.update({table: row | join(':')}) -%}
+        {%- do cache.update({key: row | join(':')}) -%}
     {%- endif -%}
-    {{ return(cache[table]) }}
+    {{ return(cache[key]) }}
 {%- endmacro %}
 
 {#- Every pass recorded before this run (one query per run). -#}
 {% macro recorded_test_passes() -%}
     {%- set cache = build_state_cache() -%}
     {%- if cache['passes'] is none -%}
+        {#- as one text (tokens have no commas): an empty result would have no rows to read -#}
         {%- set passes = run_query(
-            "select groupArray(batch_id) from " ~ source('build_state', 'dbt_batch_ledger')
+            "select arrayStringConcat(groupArray(batch_id), ',') from " ~ source('build_state', 'dbt_batch_ledger')
             ~ " where startsWith(model, 'test:')"
         ).rows[0][0] -%}
-        {%- do cache.update({'passes': passes | list}) -%}
+        {%- do cache.update({'passes': passes.split(',') if passes else []}) -%}
     {%- endif -%}
     {{ return(cache['passes']) }}
 {%- endmacro %}
@@ -108,8 +111,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The tracked tables (batch_incremental, dictionary) a test reads, through views; none when it
-    reads anything else (a source, a seed, another kind of model). -#}
+{#- Everything a test reads, as (schema, name): the tracked tables (batch_incremental,
+    dictionary), the views on the way to them (their definition tokens), and the sources and
+    seeds under those views (their parts); none when it reads any other kind of model. -#}
 {% macro test_tracked_tables() -%}
     {%- set found = [] -%}
     {%- set pending = model.depends_on.nodes | list -%}
@@ -119,12 +123,17 @@
         {%- set node_id = pending.pop(0) if pending else none -%}
         {%- if node_id and node_id not in seen -%}
             {%- do seen.append(node_id) -%}
-            {%- set node = graph.nodes.get(node_id) -%}
-            {%- if node is none or node.resource_type != 'model' -%}
+            {%- set node = graph.nodes.get(node_id) or graph.sources.get(node_id) -%}
+            {%- if node is none -%}
+                {{ return(none) }}
+            {%- elif node.resource_type in ('source', 'seed') -%}
+                {%- do found.append([node.schema, node.identifier if node.resource_type == 'source' else (node.alias or node.name)]) -%}
+            {%- elif node.resource_type != 'model' -%}
                 {{ return(none) }}
             {%- elif node.config.materialized in ('batch_incremental', 'dictionary') -%}
-                {%- do found.append(node.alias or node.name) -%}
+                {%- do found.append([node.schema, node.alias or node.name]) -%}
             {%- elif node.config.materialized == 'view' -%}
+                {%- do found.append([node.schema, node.alias or node.name]) -%}
                 {%- do pending.extend(node.depends_on.nodes) -%}
             {%- else -%}
                 {{ return(none) }}
