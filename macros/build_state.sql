@@ -96,12 +96,23 @@
 
 {% macro definition_token() -%}
     {#- the model's file and config, without the retention TTL (a changed retention_years is
-        applied in place, apply_retention_ttl) -#}
+        applied in place, batch_apply_retention) -#}
     {%- set settings = {} -%}
     {%- for key, value in model.config.items() if key not in ('ttl',) -%}
         {%- do settings.update({key: value}) -%}
     {%- endfor -%}
     {{ return('definition:' ~ local_md5(model.raw_code ~ tojson(settings))) }}
+{%- endmacro %}
+
+{#- This invocation's cache of the build state, in the run's graph dict (shared by every node's
+    context): each model's state before it runs, each tested table's state, the recorded passes
+    and this run's new ones (macros/materializations/test.sql). -#}
+{% macro build_state_cache() -%}
+    {%- set key = '__build_state__' ~ invocation_id -%}
+    {%- if key not in graph -%}
+        {%- do graph.update({key: {'models': {}, 'tables': {}, 'passes': none, 'new_passes': []}}) -%}
+    {%- endif -%}
+    {{ return(graph[key]) }}
 {%- endmacro %}
 
 {#- SQL: every token the model's upstream holds (definitions are each model's own). -#}
@@ -151,10 +162,10 @@
         {{ return({'batches': 0, 'retention': 0, 'builds': 0, 'defined': true}) }}
     {%- endif -%}
     {#- asked while compiling (is_incremental) and again by the materialization, before anything
-        changed: one query per model and run, kept in the run's graph dict -#}
-    {%- set cache_key = '__batch_state__' ~ invocation_id ~ ':' ~ model.unique_id -%}
-    {%- if cache_key in graph -%}
-        {{ return(graph[cache_key]) }}
+        changed: one query per model and run -#}
+    {%- set cache = build_state_cache()['models'] -%}
+    {%- if model.unique_id in cache -%}
+        {{ return(cache[model.unique_id]) }}
     {%- endif -%}
     {%- set query -%}
         select
@@ -169,7 +180,7 @@
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
     {%- set state = {'batches': row[0], 'retention': row[1], 'builds': row[2], 'defined': row[3] > 0} -%}
-    {%- do graph.update({cache_key: state}) -%}
+    {%- do cache.update({model.unique_id: state}) -%}
     {{ return(state) }}
 {%- endmacro %}
 

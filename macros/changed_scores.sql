@@ -24,17 +24,6 @@
     {{ return(found > 0) }}
 {%- endmacro %}
 
-{#- Delete the rows this run recomputes; skipped when none exist (new scores, new groups). -#}
-{% macro delete_changed(key_columns) -%}
-    {%- set keys = key_columns | join(', ') -%}
-    {%- set condition = "(" ~ keys ~ ") in (select " ~ keys ~ " from " ~ changes_relation() ~ ")" -%}
-    {%- if is_incremental() and has_rows(this, condition) -%}
-        {{ delete_keys_sql(this, changes_relation(), key_columns) }}
-    {%- else -%}
-        select 1
-    {%- endif -%}
-{%- endmacro %}
-
 {#- Model filter: true in a full build; in an incremental run, the row's key is among the
     changes (the school_year test first prunes by the primary key). -#}
 {% macro among_changes_when_incremental(key_columns) -%}

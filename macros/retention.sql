@@ -35,17 +35,6 @@
     {{ school_year }} >= {{ retention_cutoff_year() }}
 {%- endmacro %}
 
-{#- Delete this model's expired rows now rather than at the next TTL merge. The check
-    reads only the primary key (school_year leads every sort key), so it costs nothing when no
-    school year has expired, which is nearly always. -#}
-{% macro delete_expired_rows() -%}
-    {%- if has_rows(this, "not (" ~ is_retained() ~ ")") -%}
-        {{ delete_expired_sql(this) }}
-    {%- else -%}
-        select 1
-    {%- endif -%}
-{%- endmacro %}
-
 {#- Whether `relation` (a table) was created with today's retention rule: a changed
     retention_years must reach tables made under the old one. -#}
 {% macro has_current_ttl(relation) -%}
@@ -57,16 +46,6 @@
         ~ relation.identifier ~ "' and position(create_table_query, 'TTL " ~ retention_ttl() | trim ~ "') > 0"
     ).columns[0].values()[0] -%}
     {{ return(found > 0) }}
-{%- endmacro %}
-
-{#- For every table keyed by school year: bring its TTL to the current rule (the rows
-    themselves are deleted by delete_expired_rows; recomputing TTLs of every part would rewrite it). -#}
-{% macro apply_retention_ttl() -%}
-    {%- if is_incremental() and not has_current_ttl(this) -%}
-        {{ modify_ttl_sql(this) }}
-    {%- else -%}
-        select 1
-    {%- endif -%}
 {%- endmacro %}
 
 {#- on-run-start: the raw score ledger follows the same rule. Its TTL is set by the loaders when

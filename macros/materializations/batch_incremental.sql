@@ -160,9 +160,9 @@
             {{ clickhouse__insert_into(target_relation, sql, config.get('contract').enforced) }}
         {%- endcall -%}
     {%- else -%}
-        {%- set delete_sql = delete_changed(keys) -%}
-        {%- if delete_sql | trim != 'select 1' -%}
-            {%- do run_query(delete_sql) -%}
+        {#- skipped when none of the keys has rows yet (new scores, new groups) -#}
+        {%- if has_rows(this, is_changed(keys)) -%}
+            {%- do run_query(delete_keys_sql(target_relation, changes, keys)) -%}
         {%- endif -%}
         {%- call statement('main') -%}
             {{ clickhouse__insert_into(target_relation, sql, config.get('contract').enforced) }}
@@ -189,21 +189,17 @@
 {#- A new retention cutoff: delete the expired rows now (not at the next TTL merge) and bring the
     table's TTL to the current rule. -#}
 {% macro batch_apply_retention() -%}
-    {%- if config.get('publish') == 'upsert' -%}
-        {#- a key-value table has no TTL; its school year is a part of its key -#}
-        {%- set key = config.get('upsert_key') -%}
-        {%- set school_year = 'tupleElement(' ~ key.column ~ ', ' ~ (key.parts.index('school_year') + 1) ~ ')' -%}
-        {%- if has_rows(this, "not (" ~ is_retained(school_year) ~ ")") -%}
-            {%- do run_query(delete_expired_sql(this, school_year)) -%}
-        {%- endif -%}
-        {{ return('') }}
+    {#- a key-value table (upsert) has no TTL; its school year is a part of its key -#}
+    {%- set key = config.get('upsert_key') if config.get('publish') == 'upsert' else none -%}
+    {%- set school_year = 'tupleElement(' ~ key.column ~ ', ' ~ (key.parts.index('school_year') + 1) ~ ')'
+                          if key else 'school_year' -%}
+    {#- the check reads only the primary key (school_year leads every sort key): nearly always
+        no school year has expired -#}
+    {%- if has_rows(this, "not (" ~ is_retained(school_year) ~ ")") -%}
+        {%- do run_query(delete_expired_sql(this, school_year)) -%}
     {%- endif -%}
-    {%- set delete_sql = delete_expired_rows() -%}
-    {%- if delete_sql | trim != 'select 1' -%}
-        {%- do run_query(delete_sql) -%}
-    {%- endif -%}
-    {%- set ttl_sql = apply_retention_ttl() -%}
-    {%- if ttl_sql | trim != 'select 1' -%}
-        {%- do run_query(ttl_sql) -%}
+    {#- recomputing the TTLs of every part would rewrite the table: the rows are deleted above -#}
+    {%- if not key and not has_current_ttl(this) -%}
+        {%- do run_query(modify_ttl_sql(this)) -%}
     {%- endif -%}
 {%- endmacro %}

@@ -56,15 +56,6 @@
     {{ return({'relations': relations}) }}
 {%- endmaterialization -%}
 
-{#- This invocation's cache in the run's graph dict (shared by every node's context). -#}
-{% macro build_state_cache() -%}
-    {%- set key = '__build_state__' ~ invocation_id -%}
-    {%- if key not in graph -%}
-        {%- do graph.update({key: {'tables': {}, 'passes': none, 'new_passes': []}}) -%}
-    {%- endif -%}
-    {{ return(graph[key]) }}
-{%- endmacro %}
-
 {#- A tracked table's state: its tokens, its parts and its mutations (one query per table and run). -#}
 {% macro tracked_table_state(schema, table) -%}
     {%- set cache = build_state_cache()['tables'] -%}
