@@ -11,6 +11,8 @@ point at the same warehouse:
                          build_state in models/staging/_build_state__sources.yml)
     SCORES_RETENTION_YEARS  years a school year stays after it ends (default 5, 1 to 100; dbt
                          uses it too)
+    SCORES_MIN_GROUP_SIZE   published groups of fewer students are suppressed (default 10, 0 to
+                         1000, 0 turns it off; dbt's var min_group_size reads it too)
     SCORES_GZIP_MAX_RATIO   how many times its size a .parquet.gz may decompress to (default 100)
     CLICKHOUSE_HOST, CLICKHOUSE_PORT, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_SECURE
 """
@@ -31,6 +33,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # var nor the variable is set, macros/retention.sql). More than a century is surely a typo.
 DEFAULT_RETENTION_YEARS = 5
 RETENTION_YEARS_RANGE = (1, 100)
+# the most common state rule (NCES 2011-603); states use 5 to 30
+DEFAULT_MIN_GROUP_SIZE = 10
+MIN_GROUP_SIZE_RANGE = (0, 1000)
 # A .parquet.gz is decompressed to a temporary file; beyond this many times its compressed size
 # it is refused as a decompression bomb. Parquet is compressed already, so gzip gains little on
 # it: a genuine file stays far below (deflate reaches about 1000:1 on repeated bytes).
@@ -64,6 +69,13 @@ def _whole_number(name: str, default: int, bounds: tuple[int, int], what: str) -
 def retention_years() -> int:
     """SCORES_RETENTION_YEARS (default DEFAULT_RETENTION_YEARS)."""
     return _whole_number("SCORES_RETENTION_YEARS", DEFAULT_RETENTION_YEARS, RETENTION_YEARS_RANGE, "years")
+
+
+def min_group_size() -> int:
+    """SCORES_MIN_GROUP_SIZE (default DEFAULT_MIN_GROUP_SIZE; 0 turns suppression off): groups of
+    fewer students are not published (the same setting as dbt's var min_group_size,
+    macros/suppression.sql)."""
+    return _whole_number("SCORES_MIN_GROUP_SIZE", DEFAULT_MIN_GROUP_SIZE, MIN_GROUP_SIZE_RANGE, "students")
 
 
 def gzip_max_ratio() -> int:

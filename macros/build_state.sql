@@ -94,6 +94,30 @@
     ) }}
 {%- endmacro %}
 
+{#- The identifiers of the tables whose tokens `names` (batch_upstream) stand for: each named
+    model the running model refs, and for a view (which has no tokens of its own: the report
+    views over the marts) the tables under it. -#}
+{% macro tracked_upstream(names) -%}
+    {%- set identifiers = [] -%}
+    {%- for name in names -%}
+        {%- set relation = upstream_relation(name) -%}
+        {%- for node_id in model.depends_on.nodes if graph.nodes.get(node_id) and graph.nodes[node_id].name == name -%}
+            {%- do _tracked_tables(graph.nodes[node_id], identifiers) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(identifiers) }}
+{%- endmacro %}
+
+{% macro _tracked_tables(node, identifiers) -%}
+    {%- if node.config.materialized == 'view' -%}
+        {%- for parent_id in node.depends_on.nodes if parent_id.startswith('model.') and graph.nodes.get(parent_id) -%}
+            {%- do _tracked_tables(graph.nodes[parent_id], identifiers) -%}
+        {%- endfor -%}
+    {%- elif (node.alias or node.name) not in identifiers -%}
+        {%- do identifiers.append(node.alias or node.name) -%}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro definition_token() -%}
     {#- the model's file and config, without the retention TTL (a changed retention_years is
         applied in place, batch_apply_retention) -#}
@@ -128,8 +152,8 @@
         from {{ ledger }} as upstream final
         where
             upstream.model in (
-                {%- for name in config.get('batch_upstream', []) -%}
-                    '{{ upstream_relation(name).identifier }}'{{ ', ' if not loop.last }}
+                {%- for identifier in tracked_upstream(config.get('batch_upstream', [])) -%}
+                    '{{ identifier }}'{{ ', ' if not loop.last }}
                 {%- endfor -%}
             )
             and not startsWith(upstream.batch_id, 'definition:')

@@ -7,7 +7,9 @@
     so it holds the marts' current values.
 -#}
 
-{#- Config of a dictionary model keyed by `key` (list of (column, type)) with `attributes`. -#}
+{#- Config of a dictionary model keyed by `key` (list of (column, type)) with `attributes`; the
+    suppression minimum is part of it, so that a changed minimum is a changed definition
+    (macros/build_state.sql) and the dictionaries over the report views rebuild. -#}
 {% macro dictionary_config(key, attributes, upstream) -%}
     {#- fields as lists, not tuples: the manifest stores lists, and a config that compares unequal
         to the stored one marks the model modified for `state:modified` (slim CI) -#}
@@ -22,6 +24,7 @@
         'layout': 'COMPLEX_KEY_HASHED()',
         'lifetime': '0',
         'batch_upstream': [upstream],
+        'min_group_size': min_group_size(),
     }) }}
 {%- endmacro %}
 

@@ -24,6 +24,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "staging": ("stg_",),
     "intermediate": ("int_",),
     "marts": ("fct_", "dim_", "agg_", "mart_"),
+    "reports": ("rpt_",),
     "serving": ("dict_", "kv_", "srv_"),
 }
 MATERIALIZED_AS_TABLE = ("table", "incremental", "batch_incremental", "dictionary", "materialized_view")

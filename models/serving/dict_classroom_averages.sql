@@ -1,15 +1,16 @@
--- Classroom averages by classroom key, for the student-in-context lookups (srv_student_context).
+-- Classroom averages by classroom key, small groups suppressed (rpt_classroom_scores),
+-- for the student-in-context lookups (srv_student_context).
 {{ config(**dictionary_config(
     [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String'), ('subject', 'String'),
      ('school_id', 'String'), ('district_id', 'String')],
-    [('avg_score', 'Float64'), ('student_count', 'UInt64')],
-    'agg_classroom_scores',
+    [('avg_score', 'Nullable(Float64)'), ('student_count', 'Nullable(UInt64)')],
+    'rpt_classroom_scores',
 )) }}
 
 with
 
 aggregates as (
-    select * from {{ ref('agg_classroom_scores') }}
+    select * from {{ ref('rpt_classroom_scores') }}
 )
 
 select

@@ -1,15 +1,16 @@
--- District-by-grade averages, for the student-in-context lookups (srv_student_context).
+-- District-by-grade averages as published (small groups suppressed, rpt_district_grade_scores),
+-- for the student-in-context lookups (srv_student_context).
 {{ config(**dictionary_config(
     [('school_year', 'UInt16'), ('state_id', 'String'), ('district_id', 'String'), ('test_id', 'String'),
      ('subject', 'String'), ('grade', 'UInt8')],
-    [('avg_score', 'Float64'), ('student_count', 'UInt64')],
-    'agg_district_grade_scores',
+    [('avg_score', 'Nullable(Float64)'), ('student_count', 'Nullable(UInt64)')],
+    'rpt_district_grade_scores',
 )) }}
 
 with
 
 aggregates as (
-    select * from {{ ref('agg_district_grade_scores') }}
+    select * from {{ ref('rpt_district_grade_scores') }}
 )
 
 select

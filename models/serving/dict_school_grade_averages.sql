@@ -1,15 +1,16 @@
--- School-by-grade averages, for the student-in-context lookups (srv_student_context).
+-- School-by-grade averages as published (small groups suppressed, rpt_school_grade_scores),
+-- for the student-in-context lookups (srv_student_context).
 {{ config(**dictionary_config(
     [('school_year', 'UInt16'), ('district_id', 'String'), ('school_id', 'String'), ('test_id', 'String'),
      ('subject', 'String'), ('grade', 'UInt8')],
-    [('avg_score', 'Float64'), ('student_count', 'UInt64')],
-    'agg_school_grade_scores',
+    [('avg_score', 'Nullable(Float64)'), ('student_count', 'Nullable(UInt64)')],
+    'rpt_school_grade_scores',
 )) }}
 
 with
 
 aggregates as (
-    select * from {{ ref('agg_school_grade_scores') }}
+    select * from {{ ref('rpt_school_grade_scores') }}
 )
 
 select

@@ -5,8 +5,9 @@
     report's rows: srv_student_context's, grouped from the table it reads, with its averages
     looked up after grouping (memory: macros/serving.sql, report_lookup). Rebuilt when anything it
     reads changed (batch_incremental, publish='upsert'): a classroom's value holds the averages of
-    its classroom, school grade and district grade, so a run rewrites every classroom of each
-    district grade its batches touched, and deletes first the classrooms any version of a changed
+    its classroom, school grade and district grade (small groups suppressed, which depends on
+    the group's siblings), so a run rewrites every classroom of each district and test its
+    batches touched, and deletes first the classrooms any version of a changed
     score was in (a classroom whose students all moved is gone).
 -#}
 {%- set key = [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String')] -%}
@@ -41,7 +42,7 @@
 {{ config(
     materialized='batch_incremental',
     publish='upsert',
-    batch_keys=['school_year', 'district_id', 'test_id', 'grade'],
+    batch_keys=['school_year', 'district_id', 'test_id'],
     upsert_key={'column': 'classroom_key', 'parts': ['school_year', 'teacher_id', 'test_id']},
     batch_upstream=[
         'srv_student_scores_by_teacher', 'dict_classroom_averages', 'dict_school_grade_averages',
@@ -59,13 +60,15 @@
 
 {%- set students = ref('srv_student_scores_by_teacher') -%}
 {%- if is_incremental() -%}
-    {#- every student of each classroom in a district grade this run touched -#}
+    {#- every student of each classroom in a district and test this run touched: the averages
+        are published with small groups suppressed, and whether a group is hidden depends on
+        its siblings (the grades and classrooms of a school, the schools of a district grade) -#}
     {%- set students -%}
         (
             select * from {{ students }}
             where (school_year, teacher_id, test_id) in (
                 select school_year, teacher_id, test_id from {{ students }}
-                where {{ is_changed(['school_year', 'district_id', 'test_id', 'grade']) }}
+                where {{ is_changed(['school_year', 'district_id', 'test_id']) }}
             )
         )
     {%- endset -%}

@@ -13,8 +13,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+import disclosure
 import numpy as np
 
+from loaders.config import min_group_size
 from loaders.reference import SEEDS_DIR, load_reference
 
 CLASSROOM_KEY = ("school_year", "teacher_id", "test_id", "subject", "school_id", "district_id")
@@ -188,6 +190,9 @@ def assert_all_aggregates_match(client: Any, db: str, current: list[dict[str, An
     facts = client.command(f"SELECT count() FROM `{db}`.fct_student_scores")
     assert facts == len(current), f"fct_student_scores has {facts} rows, the recompute {len(current)}"
     assert_names_match(client, db, current)
+    n = min_group_size()
+    disclosure.assert_views_follow_the_rule(client, db, n)
+    disclosure.assert_nothing_recoverable(client, db, n)
     assert_report_lookups_match(client, db)
     assert_fact_projection_matches(client, db)
 
@@ -247,26 +252,28 @@ def read_mart(
 # (mart, lookup key, the report's columns, index of the column the rows are ordered by, descending)
 REPORT_LOOKUPS: dict[str, tuple[str, tuple[str, ...], str, int, bool]] = {
     "dict_classroom_report": (
-        "agg_classroom_scores",
+        "rpt_classroom_scores",
         ("school_year", "teacher_id", "test_id"),
-        "teacher_id, teacher_name, toString(test_id), toString(subject), student_count, avg_score, "
-        "median_score, excellent_count, good_count, fair_count, needs_improvement_count",
+        "teacher_id, teacher_name, toString(test_id), toString(subject), is_suppressed, suppression_label, "
+        "student_count, avg_score, median_score, excellent_count, good_count, fair_count, "
+        "needs_improvement_count",
         3,
         False,
     ),
     "dict_school_grade_report": (
-        "agg_school_grade_scores",
+        "rpt_school_grade_scores",
         ("school_year", "school_id", "test_id"),
-        "grade, toString(subject), student_count, avg_score, median_score, score_stddev",
+        "grade, toString(subject), is_suppressed, suppression_label, student_count, avg_score, median_score, "
+        "score_stddev",
         0,
         False,
     ),
     "dict_state_district_report": (
-        "agg_district_scores",
+        "rpt_district_scores",
         ("school_year", "state_id"),
-        "district_id, district_name, toString(test_id), toString(subject), student_count, avg_score, "
-        "median_score",
-        5,
+        "district_id, district_name, toString(test_id), toString(subject), is_suppressed, suppression_label, "
+        "student_count, avg_score, median_score",
+        7,
         True,
     ),
     "kv_student_context_report": (
@@ -317,8 +324,12 @@ def assert_report_lookups_match(client: Any, db: str, only: tuple[str, ...] = ()
             assert sorted(rows) == sorted(expected[group]), (
                 f"{dictionary}{group}: {rows} != {expected[group]}"
             )
+            # suppressed values (NULL) come last, as the engine sorts them
             ordered = [r[order] for r in rows]
-            assert ordered == sorted(ordered, reverse=descending), f"{dictionary}{group}: not in report order"
+            present = [v for v in ordered if v is not None]
+            assert ordered == sorted(present, reverse=descending) + [None] * (len(ordered) - len(present)), (
+                f"{dictionary}{group}: not in report order"
+            )
         if served:
             group, rows = next(iter(served.items()))
             placeholders = ", ".join(f"{{k{i}:{'UInt16' if i == 0 else 'String'}}}" for i in range(width))

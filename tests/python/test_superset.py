@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 VENV = Path(os.environ.get("SCORES_SUPERSET_VENV") or ROOT / ".venv-superset")
 ROWS = 20_000
+# whole classes of 18 to 32 students: a minimum of 25 hides some groups (and bands) in every chart
+MIN_GROUP_SIZE = 25
 BI_USER, BI_PASSWORD = "bi", "bi-pass"
 ADMIN_USER, ADMIN_PASSWORD = "admin", "admin-test-pass"
 
@@ -135,6 +137,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         SCORES_CHDB_PATH=str(base / "chdb"),
         DBT_PROFILES_DIR=str(ROOT / "profiles"),
         SCORES_SERVE_USERS=f"{BI_USER}:{BI_PASSWORD}:readonly",
+        SCORES_MIN_GROUP_SIZE=str(MIN_GROUP_SIZE),
         SCORES_SUPERSET_VENV=str(VENV),
         SCORES_SUPERSET_HOME=str(base / "home"),
         SCORES_SUPERSET_ADMIN_USER=ADMIN_USER,
@@ -318,26 +321,50 @@ def test_imported_dashboard_charts_run_against_the_endpoint(stack):
         assert result["status"] == "success", (chart["slice_name"], result.get("error"))
         assert result["rowcount"] > 0, chart["slice_name"]
 
-    # the bands chart adds up to the classroom mart's students
+    # the bands chart adds up to the students of the bands the classroom report view publishes
     (bands,) = [chart for chart in charts if chart["slice_name"] == "Classroom score bands"]
     rows = api.get(f"/api/v1/chart/{bands['id']}/data/")["result"][0]["data"]
     total = sum(
-        row[metric]
+        row[metric] or 0
         for row in rows
         for metric in ("excellent_students", "good_students", "fair_students", "needs_improvement_students")
     )
-    assert (
-        total
-        == stack.mart.query("SELECT sum(student_count) FROM scores.agg_classroom_scores").result_rows[0][0]
-    )
+    published = stack.mart.query(
+        "SELECT sum(ifNull(excellent_count, 0) + ifNull(good_count, 0) + ifNull(fair_count, 0) "
+        "+ ifNull(needs_improvement_count, 0)) FROM scores.rpt_classroom_scores"
+    ).result_rows[0][0]
+    everyone = stack.mart.query("SELECT sum(student_count) FROM scores.agg_classroom_scores").result_rows
+    everyone = everyone[0][0]
+    assert total == published
+    assert 0 < published < everyone
+
+
+def test_dashboard_shows_suppressed_groups_as_such(stack):
+    """The Classrooms chart lists every classroom; those the report view hides show their label
+    (n<25) and no metric, the others their numbers, none of them under the minimum."""
+    api = stack.api
+    (chart,) = api.find("chart", "slice_name", "Classrooms")
+    rows = api.get(f"/api/v1/chart/{chart['id']}/data/")["result"][0]["data"]
+    hidden = [row for row in rows if row["suppression_label"]]
+    shown = [row for row in rows if not row["suppression_label"]]
+    assert hidden
+    assert shown
+    assert {row["suppression_label"] for row in hidden} == {f"n<{MIN_GROUP_SIZE}"}
+    assert all(row["student_count"] is None and row["avg_score"] is None for row in hidden)
+    assert all(row["student_count"] >= MIN_GROUP_SIZE for row in shown)
+    small = stack.mart.query(
+        f"SELECT count() FROM scores.agg_classroom_scores WHERE student_count < {MIN_GROUP_SIZE}"
+    ).result_rows[0][0]
+    assert len(hidden) >= small > 0
 
 
 def test_bundle_metric_average_score_is_the_exact_average(stack):
-    """The datasets' `avg_score` metric (students-weighted) gives the facts' average per district."""
+    """The datasets' `avg_score` metric (students-weighted) gives the exact average of the
+    published groups: the facts' average per district over the district grades it shows."""
     api = stack.api
     (dataset,) = [
         item
-        for item in api.find("dataset", "table_name", "agg_district_grade_scores")
+        for item in api.find("dataset", "table_name", "rpt_district_grade_scores")
         if item["database"]["database_name"] == "Student scores (ClickHouse)"
     ]
     rows = api.chart_data(
@@ -350,16 +377,23 @@ def test_bundle_metric_average_score_is_the_exact_average(stack):
             "result_type": "full",
         }
     )
-    truth = dict(
-        stack.mart.query(
-            "SELECT district_name, avg(overall_score) FROM scores.fct_student_scores GROUP BY district_name"
+    published = """
+        SELECT school_year, state_id, district_id, test_id, subject, grade
+        FROM scores.rpt_district_grade_scores WHERE is_suppressed = 0
+    """
+    truth = {
+        name: (average, count)
+        for name, average, count in stack.mart.query(
+            "SELECT district_name, avg(overall_score), count() FROM scores.fct_student_scores "
+            f"WHERE (school_year, state_id, district_id, test_id, subject, grade) IN ({published}) "
+            "GROUP BY district_name"
         ).result_rows
-    )
-    assert {row["district_name"] for row in rows} == set(truth)
-    for row in rows:
-        assert row["avg_score"] == pytest.approx(truth[row["district_name"]], rel=1e-12)
-    facts = stack.mart.query("SELECT count() FROM scores.fct_student_scores").result_rows[0][0]
-    assert sum(row["students"] for row in rows) == facts
+    }
+    shown = [row for row in rows if row["students"]]
+    assert {row["district_name"] for row in shown} == set(truth)
+    for row in shown:
+        assert row["avg_score"] == pytest.approx(truth[row["district_name"]][0], rel=1e-12)
+        assert row["students"] == truth[row["district_name"]][1]
 
 
 def test_in_process_chdb_database_gives_the_endpoint_numbers(stack):
@@ -419,7 +453,7 @@ def _school_chart_dataset_database(api) -> tuple[dict, dict, str]:
     chart = api.get(f"/api/v1/chart/{chart['id']}")["result"]
     (dataset,) = [
         item
-        for item in api.find("dataset", "table_name", "agg_school_grade_scores")
+        for item in api.find("dataset", "table_name", "rpt_school_grade_scores")
         if item["database"]["database_name"] == "Student scores (ClickHouse)"
     ]
     dataset = api.get(f"/api/v1/dataset/{dataset['id']}")["result"]
@@ -451,7 +485,7 @@ def test_importing_again_updates_charts_datasets_and_database_in_place(stack, tm
 
     _edit_yaml(edited / "charts" / "School_by_grade.yaml", edit_chart)
     _edit_yaml(
-        edited / "datasets" / "Student_scores_ClickHouse" / "agg_school_grade_scores.yaml", edit_dataset
+        edited / "datasets" / "Student_scores_ClickHouse" / "rpt_school_grade_scores.yaml", edit_dataset
     )
     _run(
         [
