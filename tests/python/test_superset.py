@@ -336,7 +336,7 @@ def test_imported_dashboard_charts_run_against_the_endpoint(stack):
     everyone = stack.mart.query("SELECT sum(student_count) FROM scores.agg_classroom_scores").result_rows
     everyone = everyone[0][0]
     assert total == published
-    assert 0 < published < everyone
+    assert published < everyone  # with a minimum of 25, classes of 18 to 32 show no band at all
 
 
 def test_dashboard_shows_suppressed_groups_as_such(stack):
