@@ -46,6 +46,7 @@ class Role:
 
     user: str
     writes: bool
+    scope: str = ""  # a roster user's scope (endpoint/scopes.py), fixed on its connections
 
 
 @dataclass
@@ -85,14 +86,15 @@ class Connections:
     def __init__(
         self,
         open_raw: Callable[[], Any],
-        setup: Callable[[bool], tuple[list[str], list[str]]],
+        setup: Callable[[bool, str], tuple[list[str], list[str]]],
         max_idle_per_key: int = 4,
         max_idle: int = 64,
         max_sessions: int = 512,
         max_sessions_per_user: int = 128,
     ) -> None:
         self._open_raw = open_raw
-        self._setup = setup  # writes -> the role's setup statements, and its lock (EngineAccess.setup)
+        # (writes, scope) -> the role's setup statements, and its lock (EngineAccess.setup)
+        self._setup = setup
         self._idle: OrderedDict[tuple[Role, tuple[tuple[str, str], ...]], list[Connection]] = OrderedDict()
         self._idle_count = 0
         self._sessions: dict[str, Session] = {}
@@ -103,7 +105,7 @@ class Connections:
     def open(self, role: Role, settings: dict[str, str]) -> Connection:
         """A new connection of ``role`` with ``settings`` applied (before it is locked)."""
         raw = self._open_raw()
-        statements, lock = self._setup(role.writes)
+        statements, lock = self._setup(role.writes, role.scope)
         try:
             for statement in statements:
                 raw.query(statement)

@@ -32,7 +32,9 @@ from endpoint.errors import (
 )
 from endpoint.parsing import InlineInsert, Parser, Statement, escape_parameter, identifier, string_literal
 from endpoint.policy import READ_KINDS, Access, Check, FunctionCatalogue, refuse_reserved_settings
-from endpoint.users import User
+from endpoint.scopes import roster_access, row_policies, scope_comment
+from endpoint.users import ROSTER_ROLE, User
+from loaders.roster import ROSTER_TABLE, Entry
 
 DEFAULT_FORMAT = "TabSeparated"
 # decisions remembered, by user access, current database and statement text: a client repeats
@@ -74,8 +76,16 @@ class Answer:
 class Options:
     """How the endpoint runs (the CLI's options)."""
 
-    databases: tuple[str, ...]
+    databases: tuple[str, ...]  # the dbt schema first, then the raw database (the roster's)
     user_files: Path | None = None
+
+    @property
+    def report_database(self) -> str:
+        return self.databases[0]
+
+    @property
+    def roster_database(self) -> str:
+        return self.databases[-1]
 
 
 class Endpoint:
@@ -86,6 +96,8 @@ class Endpoint:
 
         self.path = path
         self.options = options
+        if not access.row_policies:
+            access = dataclasses.replace(access, row_policies=row_policies(options.report_database))
         self.engine_access = access
         config = access.write()
         engine_options = {"config-file": str(config)}
@@ -108,6 +120,7 @@ class Endpoint:
             str(r[0]) for r in self._admin.query("SELECT name FROM system.settings").result_rows
         )
         self._passed: OrderedDict[tuple[object, ...], None] = OrderedDict()
+        self._roster_exists = False
         self._passed_lock = threading.Lock()
         self.connections = Connections(self._open_raw, access.setup)
         self.registry = Registry(self._engine_ids, self._kill)
@@ -123,13 +136,44 @@ class Endpoint:
 
     # -- roles -----------------------------------------------------------------------------
 
-    def access(self, user: User, read_only: bool = False) -> Access:
-        return Access(
+    def access(self, user: User, read_only: bool = False) -> tuple[Role, Access]:
+        """The connection role and the access of a request's user; a roster user's role and
+        scope are read from the roster on every request (removed: refused at once)."""
+        databases = frozenset(self.options.databases)
+        if user.role == ROSTER_ROLE:
+            entry = self.roster_entry(user.name)
+            if entry is None:
+                raise QueryError(ACCESS_DENIED, f"{user.name}: not in the staff roster (scores roster load)")
+            return (
+                Role(user.name, writes=False, scope=scope_comment(entry)),
+                roster_access(entry, databases, self.options.report_database),
+            )
+        access = Access(
             user.name,
             writes=user.writes and not read_only,
-            databases=frozenset(self.options.databases),
+            databases=databases,
             user_files=self.options.user_files if user.writes else None,
         )
+        return Role(user.name, user.writes), access
+
+    def roster_entry(self, name: str) -> Entry | None:
+        """The user's roster entry, or None (no roster, or not in it)."""
+        database = self.options.roster_database
+        # the roster is swapped in whole (EXCHANGE TABLES), so once it exists it stays
+        if not self._roster_exists:
+            self._roster_exists = self.table_exists(database, ROSTER_TABLE)
+            if not self._roster_exists:
+                return None
+        roster = f"{identifier(database)}.{identifier(ROSTER_TABLE)}"
+        text = self._admin_query(
+            f"SELECT role, arrayStringConcat(scope, ',') FROM {roster} WHERE user = {{u:String}} LIMIT 1",
+            {"u": name},
+        )
+        line = text.decode().rstrip("\n")
+        if not line:
+            return None
+        role, _, scope = line.partition("\t")
+        return Entry(name, role, tuple(i for i in scope.split(",") if i))
 
     def _verify_roles(self) -> None:
         """Refuse to serve if the engine does not hold a reader to its limits (fail closed)."""
@@ -203,8 +247,7 @@ class Endpoint:
 
     def run(self, request: Request) -> Answer:
         user = request.user
-        role = Role(user.name, user.writes)
-        access = self.access(user, request.read_only)
+        role, access = self.access(user, request.read_only)
         self.check_settings(request.settings)
         statement = request.insert.head if request.insert else self.parser.parse(request.sql or "")
         if request.read_only and statement.kind not in READ_KINDS:

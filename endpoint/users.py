@@ -4,10 +4,12 @@
     SCORES_SERVE_USERS_FILE=path/to/users.json
         {"bi": {"password": "...", "role": "readonly"}, "dbt": {"password_sha256": "<hex>", ...}}
 
-Roles: ``readwrite`` (loaders, dbt) and ``readonly`` (BI tools). Without configuration the endpoint
-does not run open: on first start it generates a users file with one user of each role and random
-passwords (mode 0600, next to the data directory) and prints where it is. A users file is read
-again when it changes, so removing a user takes effect on that user's next request.
+Roles: ``readwrite`` (loaders, dbt), ``readonly`` (BI tools, every table) and ``roster``: the
+user's role and scope come from the staff roster (loaders/roster.py), read on every request.
+Without configuration the endpoint does not run open: on first start it generates a users file
+with a reader and a writer and random passwords (mode 0600, next to the data directory) and
+prints where it is. A users file is read again when it changes, so removing a user takes effect
+on that user's next request.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-ROLES = ("readonly", "readwrite")
+# `roster`: read-only, with the role and scope the staff roster gives the user (endpoint/scopes.py)
+ROSTER_ROLE = "roster"
+ROLES = ("readonly", "readwrite", ROSTER_ROLE)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,11 @@ class Users:
     def names(self) -> list[str]:
         self._refresh()
         return sorted(self._users)
+
+    def password_hashes(self) -> dict[str, str]:
+        """User name -> SHA-256 hex of the password (ClickHouse's sha256_hash)."""
+        self._refresh()
+        return {name: user.password_sha256 for name, user in self._users.items()}
 
     @property
     def path(self) -> Path | None:

@@ -392,6 +392,70 @@ def serve(
         server.server_close()
 
 
+@cli.group()
+def roster() -> None:
+    """The staff roster: each user's role (teacher, principal, district, state, engineer) and scope.
+
+    A roster file is CSV with the header user,role,scope: one row per user and teacher, school or
+    district id it covers (state and engineer rows leave scope empty). `scores serve` users whose
+    role is `roster` read with the role and scope the roster gives them.
+    """
+
+
+@roster.command("load")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def roster_load(path: Path) -> None:
+    """Replace the roster with PATH's (checked whole first: nothing of a bad file is applied)."""
+    from loaders.roster import RosterError, load_file
+
+    settings = _settings()
+    client = _connect(settings)
+    try:
+        entries = load_file(client, settings.raw_database, path)
+    except RosterError as ex:
+        raise click.ClickException(str(ex)) from None
+    roles = sorted({e.role for e in entries})
+    counts = ", ".join(f"{sum(e.role == r for e in entries)} {r}" for r in roles)
+    click.echo(f"roster from {path}: {len(entries)} users ({counts or 'none'})")
+
+
+@roster.command("show")
+def roster_show() -> None:
+    """Print the roster (user, role, scope)."""
+    from loaders.roster import read
+
+    settings = _settings()
+    client = _connect(settings)
+    for entry in read(client, settings.raw_database):
+        click.echo(f"{entry.user}\t{entry.role}\t{','.join(entry.scope)}")
+
+
+@roster.command("sql")
+@click.option("--cluster", help="Render ON CLUSTER statements for this cluster.")
+@click.option(
+    "--users-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="The scores serve users file: the roster users' password hashes.",
+)
+def roster_sql(cluster: str | None, users_file: Path) -> None:
+    """Print the ClickHouse users, roles, grants and row policies that give a server the roster's access."""
+    from endpoint.users import Users, UsersError
+    from loaders.roster import RosterError, read, render_access_sql
+
+    settings = _settings()
+    client = _connect(settings)
+    try:
+        hashes = Users.from_file(users_file).password_hashes()
+        statements = render_access_sql(
+            read(client, settings.raw_database), settings.database, settings.raw_database, hashes, cluster
+        )
+    except (RosterError, UsersError) as ex:
+        raise click.ClickException(str(ex)) from None
+    for statement in statements:
+        click.echo(statement + ";")
+
+
 def main() -> None:
     cli(prog_name="scores")
 
