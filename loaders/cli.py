@@ -420,13 +420,27 @@ def roster_load(path: Path) -> None:
 
 
 @roster.command("show")
-def roster_show() -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="JSON, with each user's row filter per published table (for BI tools: scripts/superset.sh roster).",
+)
+def roster_show(as_json: bool) -> None:
     """Print the roster (user, role, scope)."""
+    import json
+
+    from loaders.roles import REFERENCE_TABLES, SCOPED_OBJECTS
+    from loaders.roster import as_json as roster_json
     from loaders.roster import read
 
     settings = _settings()
     client = _connect(settings)
-    for entry in read(client, settings.raw_database):
+    entries = read(client, settings.raw_database)
+    if as_json:
+        click.echo(json.dumps(roster_json(entries, [*SCOPED_OBJECTS, *REFERENCE_TABLES]), indent=2))
+        return
+    for entry in entries:
         click.echo(f"{entry.user}\t{entry.role}\t{','.join(entry.scope)}")
 
 

@@ -56,3 +56,19 @@ def readable(role: str) -> frozenset[str]:
     return frozenset(name for name, scopes in SCOPED_OBJECTS.items() if role in scopes) | frozenset(
         REFERENCE_TABLES
     )
+
+
+def row_clause(role: str, scope: tuple[str, ...], table: str) -> str | None:
+    """The SQL condition a role's rows of ``table`` meet: None for every row, ``1 = 0`` for an
+    object the role does not read (BI tools such as Superset apply it as a row-level filter)."""
+    if role == ENGINEER or table in REFERENCE_TABLES:
+        return None
+    if table not in SCOPED_OBJECTS:
+        return "1 = 0"
+    if role == STATE:
+        return None
+    column = SCOPED_OBJECTS[table].get(role)
+    if column is None or not scope:
+        return "1 = 0"
+    ids = ", ".join("'" + i.replace("\\", "\\\\").replace("'", "\\'") + "'" for i in scope)
+    return f"{column} IN ({ids})"

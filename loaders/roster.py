@@ -27,7 +27,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from loaders.roles import ENGINEER, ROLES, SCOPE_COLUMNS, SCOPED_OBJECTS, readable
+from loaders.roles import ENGINEER, ROLES, SCOPE_COLUMNS, SCOPED_OBJECTS, readable, row_clause
 
 ROSTER_TABLE = "staff_roster"
 HEADER = ("user", "role", "scope")
@@ -227,12 +227,25 @@ def render_access_sql(
             f"FOR SELECT USING 1{everyone}"
         )
         for entry in scoped:
-            column = SCOPED_OBJECTS[table].get(entry.role)
-            if column is None:
+            if entry.role not in SCOPED_OBJECTS[table]:
                 continue  # no grant either: the role does not read this object
-            ids = ", ".join(_quote(i) for i in entry.scope)
             statements.append(
                 f"CREATE ROW POLICY OR REPLACE {_name('scores_' + entry.user)}{on_cluster} ON {target} "
-                f"FOR SELECT USING {column} IN ({ids}) TO {_name(entry.user)}"
+                f"FOR SELECT USING {row_clause(entry.role, entry.scope, table)} TO {_name(entry.user)}"
             )
     return statements
+
+
+def as_json(entries: Iterable[Entry], tables: Iterable[str]) -> list[dict[str, object]]:
+    """The roster for BI tools: each user's role, scope and row filter per table (None: every
+    row; ``1 = 0``: none), as loaders/roles.py states them (bi/superset applies them as RLS)."""
+    names = sorted(set(tables))
+    return [
+        {
+            "user": e.user,
+            "role": e.role,
+            "scope": list(e.scope),
+            "filters": {t: row_clause(e.role, e.scope, t) for t in names},
+        }
+        for e in entries
+    ]

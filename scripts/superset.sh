@@ -9,6 +9,9 @@
 #                                    the database elsewhere
 #   scripts/superset.sh init         create/upgrade Superset's metadata and admin user
 #   scripts/superset.sh export       export the dashboard from the running Superset into the repo
+#   scripts/superset.sh roster       logins and row-level security for the staff roster in the
+#                                    running Superset: --roster R.json (`scores roster show --json`)
+#                                    --passwords P.json (user -> password of new logins)
 #   scripts/superset.sh screenshot   docs/img/superset_dashboard.png from the running Superset
 #
 # Settings (environment): SCORES_CHDB_PATH (data directory, default data/chdb),
@@ -132,6 +135,10 @@ init)
 export)
     source "$ROOT/scripts/superset_env.sh"
     tool export --url "$URL" "$@"
+    ;;
+roster)
+    source "$ROOT/scripts/superset_env.sh"
+    tool roster --url "$URL" "$@"
     ;;
 screenshot)
     source "$ROOT/scripts/superset_env.sh"

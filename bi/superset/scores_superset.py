@@ -15,6 +15,8 @@ virtual environment's python, see scripts/superset.sh, which wraps them):
                                                      # import through a running Superset's REST API
     scores_superset.py export --url URL [--dashboard student-scores]
                                                      # export from a running Superset, cleaned, into the repo
+    scores_superset.py roster --url URL --roster R.json --passwords P.json
+                                                     # roster logins and row-level security (RLS)
 
 Importing overwrites: the database, datasets, charts and dashboard in the bundle replace the
 objects with the same UUIDs. Superset's dashboard importer alone (`superset import-dashboards`,
@@ -491,6 +493,16 @@ def main(argv: list[str] | None = None) -> int:
     import_.add_argument("--password", default=os.environ.get("SCORES_SUPERSET_DB_PASSWORD"))
     import_.add_argument("--uri", default=os.environ.get("SCORES_SUPERSET_DB_URI"))
 
+    roster = commands.add_parser(
+        "roster", help="logins and row-level security for the staff roster (superset_roster.py)"
+    )
+    connection(roster)
+    roster.add_argument("--roster", type=Path, required=True, help="`scores roster show --json` output")
+    roster.add_argument(
+        "--passwords", type=Path, required=True, help="JSON user -> password for new Superset logins"
+    )
+    roster.add_argument("--database", default="Student scores (ClickHouse)", help="Superset database name")
+
     export = commands.add_parser(
         "export", help="export a dashboard from a running Superset into the repository"
     )
@@ -516,6 +528,13 @@ def main(argv: list[str] | None = None) -> int:
         client = Superset(args.url, args.username, args.user_password)
         import_bundle(client, args.bundle, password=args.password, uri=args.uri)
         print(f"imported {args.bundle} into {args.url}", file=sys.stderr)
+    elif args.command == "roster":
+        from superset_roster import read_json, sync_roster
+
+        client = Superset(args.url, args.username, args.user_password)
+        entries = read_json(args.roster)
+        sync_roster(client, entries, read_json(args.passwords), args.database)
+        print(f"roster of {len(entries)} users synced into {args.url}", file=sys.stderr)
     elif args.command == "export":
         client = Superset(args.url, args.username, args.user_password)
         written = clean_export(client.export_dashboards([client.dashboard_id(args.dashboard)]), args.out)

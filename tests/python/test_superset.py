@@ -13,6 +13,7 @@ SCORES_REQUIRE_SUPERSET is set (CI), where its absence fails.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -562,3 +563,79 @@ def test_bundle_in_the_repository_is_clean():
             for item in config["metadata"]["native_filter_configuration"]:
                 assert item["chartsInScope"] == tools._charts_in_scope(position, item["scope"])
     assert "timestamp" not in yaml.safe_load((bundle / "metadata.yaml").read_text())
+
+
+def test_roster_users_see_only_their_rows_through_superset_rls(stack, tmp_path):
+    """The roster synced into Superset (scripts/superset.sh roster): a teacher's login sees only its
+    own classrooms in every chart and dataset, and nothing of a dataset its role does not read;
+    the state role sees every row."""
+    from loaders.roles import REFERENCE_TABLES, SCOPED_OBJECTS
+    from loaders.roster import Entry, as_json
+
+    teacher, other = [
+        row[0]
+        for row in stack.mart.query(
+            "SELECT teacher_id FROM scores.rpt_classroom_scores "
+            "GROUP BY teacher_id ORDER BY teacher_id LIMIT 2"
+        ).result_rows
+    ]
+    entries = [Entry("ms.teacher", "teacher", (teacher,)), Entry("mr.state", "state")]
+    roster = tmp_path / "roster.json"
+    roster.write_text(json.dumps(as_json(entries, [*SCOPED_OBJECTS, *REFERENCE_TABLES])))
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({"ms.teacher": "teacher-pw-1", "mr.state": "state-pw-1"}))
+    port = stack.superset_url.rsplit(":", 1)[1]
+    _run(
+        [
+            "bash",
+            str(ROOT / "scripts" / "superset.sh"),
+            "roster",
+            "--roster",
+            str(roster),
+            "--passwords",
+            str(passwords),
+        ],
+        {**stack.env, "SUPERSET_PORT": port},
+        stack.logs / "roster.log",
+    )
+    admin = stack.api
+    (database,) = admin.find("database", "database_name", "Student scores (ClickHouse)")
+
+    def dataset(table: str) -> int:
+        (found,) = [
+            d for d in admin.find("dataset", "table_name", table) if d["database"]["id"] == database["id"]
+        ]
+        return int(found["id"])
+
+    def teachers(api, table: str) -> list[str]:
+        rows = api.chart_data(
+            {
+                "datasource": {"id": dataset(table), "type": "table"},
+                "queries": [{"columns": ["teacher_id"], "metrics": [], "row_limit": 100000}],
+                "result_format": "json",
+                "result_type": "full",
+            }
+        )
+        return sorted({row["teacher_id"] for row in rows})
+
+    as_teacher = tools.Superset(stack.superset_url, "ms.teacher", "teacher-pw-1")
+    as_state = tools.Superset(stack.superset_url, "mr.state", "state-pw-1")
+    everyone = teachers(admin, "rpt_classroom_scores")
+    assert other in everyone
+    assert teachers(as_teacher, "rpt_classroom_scores") == [teacher]
+    assert teachers(as_teacher, "srv_student_context") == [teacher]
+    assert teachers(as_state, "rpt_classroom_scores") == everyone
+    # the district comparison is not the teacher's to read: its RLS clause is 1 = 0
+    (chart,) = admin.find("chart", "slice_name", "District comparison by grade")
+    assert as_teacher.get(f"/api/v1/chart/{chart['id']}/data/")["result"][0]["rowcount"] == 0
+    assert as_state.get(f"/api/v1/chart/{chart['id']}/data/")["result"][0]["rowcount"] > 0
+    # the teacher's Classrooms chart lists exactly its classrooms
+    (classrooms,) = admin.find("chart", "slice_name", "Classrooms")
+    shown = as_teacher.get(f"/api/v1/chart/{classrooms['id']}/data/")["result"][0]["rowcount"]
+    assert (
+        shown
+        == stack.mart.query(
+            "SELECT count() FROM scores.rpt_classroom_scores WHERE teacher_id = {t:String}",
+            parameters={"t": teacher},
+        ).result_rows[0][0]
+    )
