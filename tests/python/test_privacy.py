@@ -21,6 +21,9 @@ import disclosure
 import pytest
 
 from loaders.config import PROJECT_DIR
+from loaders.generator import GeneratorSpec
+from loaders.load import load_generated
+from loaders.progress import LoadProgress
 from loaders.roles import SCOPED_OBJECTS, readable
 from loaders.roster import Entry, render_access_sql
 from tests.python.served import Served, serving
@@ -162,6 +165,43 @@ def test_published_outputs_hide_small_groups_and_nothing_is_recoverable(stack):
         parameters={"k": key},
     ).result_rows
     assert context == [(None,)]
+
+
+def test_the_published_groups_follow_the_minimum_and_stay_safe_at_each(warehouse, monkeypatch):
+    """One warehouse rebuilt at several minimums: each time the views hide exactly what the rule
+    hides and nothing is recoverable; more groups are hidden as the minimum grows (none at 0), and
+    the marts under them never change."""
+    load_generated(warehouse.landing, GeneratorSpec(rows=8_000, seed=5), LoadProgress(enabled=False))
+    warehouse.dbt("build")
+    marts = warehouse.rows(
+        f"SELECT sum(student_count), count() FROM `{warehouse.db}`.agg_school_grade_scores"
+    )
+    small: list[int] = []
+    hidden: list[int] = []
+    for n in (0, 10, 20, 30):
+        monkeypatch.setenv("SCORES_MIN_GROUP_SIZE", str(n))
+        warehouse.dbt(
+            "build",
+            "-s",
+            "rpt_classroom_scores+ rpt_school_grade_scores+ rpt_district_grade_scores+ rpt_district_scores+",
+        )
+        disclosure.assert_views_follow_the_rule(warehouse.client, warehouse.db, n)
+        disclosure.assert_nothing_recoverable(warehouse.client, warehouse.db, n)
+        counts = warehouse.rows(
+            "SELECT countIf(suppression_reason = 'small group'), countIf(is_suppressed = 1) "
+            f"FROM `{warehouse.db}`.rpt_school_grade_scores"
+        )[0]
+        small.append(counts[0])
+        hidden.append(counts[1])
+        assert (
+            warehouse.rows(
+                f"SELECT sum(student_count), count() FROM `{warehouse.db}`.agg_school_grade_scores"
+            )
+            == marts
+        )
+    assert hidden[0] == 0
+    assert small == sorted(small)
+    assert hidden[-1] > hidden[1] > 0
 
 
 def test_scores_report_shows_suppressed_classrooms_as_such(stack):
