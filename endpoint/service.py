@@ -128,6 +128,11 @@ class Endpoint:
         os.chmod(self._insert_dir.name, 0o700)
         self._verify_roles()
 
+    def open_raw(self) -> Any:
+        """A new raw connection on the endpoint's engine, for the process's own readers (the
+        report API, api/run.py): no client setup, so no scope or limits apply to it."""
+        return self._open_raw()
+
     def _open_raw(self) -> Any:
         """A new raw connection on the endpoint's engine (the config-file only counts at the first)."""
         from loaders.engine import open_engine_connection

@@ -314,6 +314,11 @@ def report(school_year: int | None, limit: int) -> None:
     help="Longest query of a read-write user, in seconds (they cannot raise it).",
 )
 @click.option(
+    "--api-port",
+    type=click.IntRange(min=1, max=65535),
+    help="Also serve the report API (JSON over HTTP, cached by build) on this port; off by default.",
+)
+@click.option(
     "--socket-timeout",
     type=click.FloatRange(min=0.5),
     default=30.0,
@@ -328,6 +333,7 @@ def serve(
     user_files: Path | None,
     reader_timeout: int,
     writer_timeout: int,
+    api_port: int | None,
     socket_timeout: float,
 ) -> None:
     """Serve the embedded warehouse over ClickHouse's HTTP interface (for BI tools, dbt, loaders).
@@ -379,6 +385,18 @@ def serve(
         click.echo(f"generated users (bi: readonly, loader: readwrite) with random passwords in {users_file}")
     names = ", ".join(users.names)
     click.echo(f"serving {settings.describe()} on http://{host}:{port} (users: {names}); Ctrl-C stops")
+    api = None
+    if api_port is not None:
+        from api.run import cache_bytes, start_api
+
+        try:
+            api = start_api(
+                server.endpoint, users, host, api_port, settings.build_state_database, cache_bytes()
+            )
+        except ValueError as ex:
+            server.server_close()
+            raise click.UsageError(str(ex)) from None
+        click.echo(f"report API on http://{host}:{api_port}/v1 (OpenAPI: /openapi.json, docs: /docs)")
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -389,6 +407,8 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        if api is not None:
+            api.stop()
         server.server_close()
 
 

@@ -78,6 +78,7 @@
     {%- set snapshots = source('build_state', 'dbt_run_snapshots') -%}
     {{ print(tojson({'model': none, 'kind': 'ledger_ddl', 'sql': create_batch_ledger(ledger) | trim})) }}
     {{ print(tojson({'model': none, 'kind': 'snapshots_ddl', 'sql': create_run_snapshots(snapshots) | trim})) }}
+    {{ print(tojson({'model': none, 'kind': 'published_ddl', 'sql': create_published_builds(source('build_state', 'dbt_published_builds')) | trim})) }}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
             and node.config.materialized == 'batch_incremental' and (models is none or node.name in models) -%}
         {%- set relation = api.Relation.create(schema=node.schema, identifier=node.alias or node.name) -%}

@@ -61,6 +61,41 @@
     comment 'Warehouse clock at the start of each dbt invocation'
 {%- endmacro %}
 
+{#- One row per finished dbt run or build: whether it succeeded and whether it changed the
+    models. The newest run that did both is the build the report API caches its answers by
+    (api/cache.py); a run started after the newest row, or a failed one, means the serving layer
+    may be changing. Written last, when every model, test and dictionary reload is done. -#}
+{% macro create_published_builds(published) -%}
+    create table if not exists {{ published }} {{ cluster_clause() }} (
+        invocation_id String,
+        published_at DateTime64(6),
+        succeeded UInt8,
+        changed UInt8
+    )
+    engine = MergeTree
+    order by published_at
+    ttl toDateTime(published_at) + interval 30 day
+    comment 'Each finished dbt run: succeeded, changed the models (the report API caches by the last of both)'
+{%- endmacro %}
+
+{% macro publish_build(published, ledger) -%}
+    {%- if execute and flags.WHICH in ('build', 'run') -%}
+        {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'runtime error']) | list -%}
+        insert into {{ published }} (invocation_id, published_at, succeeded, changed)
+        select '{{ invocation_id }}', now64(6), {{ 0 if failed else 1 }}, {{ 1 if run_changed_anything(ledger) else 0 }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Whether this invocation recorded any build-state token of a table (a test's pass changes no table). -#}
+{% macro run_changed_anything(ledger) -%}
+    {{ return(execute and run_query(
+        "select count() from " ~ ledger ~ " where invocation_id = '" ~ invocation_id
+        ~ "' and not startsWith(model, 'test:')"
+    ).columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
 {% macro take_run_snapshot(snapshots) -%}
     insert into {{ snapshots }} (invocation_id, started_at)
     select '{{ invocation_id }}', now64(6)

@@ -139,10 +139,7 @@ group by {{ key | map(attribute=0) | join(', ') }}
     old values. Dictionaries not loaded here load lazily, from the current marts, on first use.
 -#}
 {% macro reload_loaded_dictionaries(ledger) -%}
-    {%- set changed = execute and run_query(
-        "select count() from " ~ ledger ~ " where invocation_id = '" ~ invocation_id ~ "'"
-    ).columns[0].values()[0] > 0 -%}
-    {%- if changed -%}
+    {%- if run_changed_anything(ledger) -%}
         {%- set loaded = run_query(
             "select name from system.dictionaries where database = '" ~ target.schema ~ "' and status = 'LOADED'"
             ~ " and last_successful_update_time <= toDateTime(" ~ run_started_snapshot(source('build_state', 'dbt_run_snapshots')) ~ ")"

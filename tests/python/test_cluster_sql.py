@@ -13,6 +13,7 @@ DELETES = {"delete_keys", "delete_expired", "delete_upserted_keys", "ledger_rese
 ON_CLUSTER = {
     "ledger_ddl",
     "snapshots_ddl",
+    "published_ddl",
     "changes",
     "drop_changes",
     "modify_ttl",

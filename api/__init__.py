@@ -1,0 +1,1 @@
+"""The report API: the design's reports over HTTP and JSON, cached by build, scoped by the roster."""
