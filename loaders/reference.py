@@ -36,11 +36,29 @@ class Test:
 
 
 @dataclass(frozen=True)
+class Band:
+    band: str  # the band's key: its count column is <band>_count in every mart
+    name: str
+    min_score: int
+    max_score: int
+
+    @property
+    def label(self) -> str:
+        """A short column label: >=90, 80-89, <70."""
+        if self.max_score >= 100:
+            return f">={self.min_score}"
+        if self.min_score <= 0:
+            return f"<{self.max_score + 1}"
+        return f"{self.min_score}-{self.max_score}"
+
+
+@dataclass(frozen=True)
 class Reference:
     subjects: tuple[Subject, ...]
     tests: tuple[Test, ...]
     # subject -> ascending minimum scores of levels 2, 3, 4 (level = 1 + number of cuts reached)
     level_cuts: dict[str, tuple[int, ...]]
+    bands: tuple[Band, ...] = ()  # best first, as seeds/score_bands.csv lists them
 
     @property
     def subject_codes(self) -> frozenset[str]:
@@ -67,4 +85,8 @@ def load_reference(seeds_dir: Path = SEEDS_DIR) -> Reference:
     for r in _read(seeds_dir, "performance_levels.csv"):
         if int(r["performance_level"]) > 1:
             cuts.setdefault(r["subject"], []).append(int(r["min_score"]))
-    return Reference(subjects, tests, {s: tuple(sorted(c)) for s, c in cuts.items()})
+    bands = tuple(
+        Band(r["band"], r["band_name"], int(r["min_score"]), int(r["max_score"]))
+        for r in _read(seeds_dir, "score_bands.csv")
+    )
+    return Reference(subjects, tests, {s: tuple(sorted(c)) for s, c in cuts.items()}, bands)

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loaders.config import min_group_size
+from loaders.reference import load_reference
 
 # the classroom report as published: agg_classroom_scores with small groups suppressed
 VIEW = "rpt_classroom_scores"
@@ -35,11 +36,12 @@ def classroom_report(client: Client, database: str, school_year: int | None, lim
         """,
         parameters={"y": school_year},
     )
+    bands = load_reference().bands
+    band_columns = ", ".join(f"{band.band}_count" for band in bands)
     result = client.query(
         f"""
         SELECT teacher_name, teacher_id, school_name, subject, suppression_label, student_count,
-               round(avg_score, 1), median_score, min_score, max_score,
-               excellent_count, good_count, fair_count, needs_improvement_count
+               round(avg_score, 1), median_score, min_score, max_score, {band_columns}
         FROM `{database}`.{VIEW}
         WHERE school_year = {{y:UInt16}} AND test_id = {{t:String}}
         ORDER BY is_suppressed, avg_score DESC, teacher_id
@@ -53,28 +55,16 @@ def classroom_report(client: Client, database: str, school_year: int | None, lim
         parameters={"y": school_year, "t": test_id},
     ).result_rows[0]
     table = Table(title=f"Classroom report: {test_id}, school year {school_year} (top {limit} of {total})")
-    for name in (
-        "Teacher",
-        "Id",
-        "School",
-        "Subject",
-        "Students",
-        "Avg",
-        "Median",
-        "Min",
-        "Max",
-        ">=90",
-        "80-89",
-        "70-79",
-        "<70",
-    ):
-        table.add_column(name, justify="left" if name in ("Teacher", "Id", "School", "Subject") else "right")
+    # the band columns and their labels come from seeds/score_bands.csv, as the marts' do
+    text_columns = ("Teacher", "Id", "School", "Subject")
+    for name in (*text_columns, "Students", "Avg", "Median", "Min", "Max", *(b.label for b in bands)):
+        table.add_column(name, justify="left" if name in text_columns else "right")
     hidden_bands = 0
     for name, teacher, school, subject, label, *metrics in result.result_rows:
         if label:
             cells = [label] + ["-"] * (len(metrics) - 1)
         else:
-            hidden_bands += any(v is None for v in metrics[-4:])
+            hidden_bands += any(v is None for v in metrics[-len(bands) :])
             cells = ["*" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in metrics]
         table.add_row(name, teacher, school, subject, *cells)
     minimum = min_group_size()
