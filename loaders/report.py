@@ -6,7 +6,6 @@ from clickhouse_connect.driver.client import Client
 from rich.console import Console
 from rich.table import Table
 
-from loaders.config import min_group_size
 from loaders.reference import load_reference
 
 # the classroom report as published: agg_classroom_scores with small groups suppressed
@@ -49,8 +48,9 @@ def classroom_report(client: Client, database: str, school_year: int | None, lim
         """,
         parameters={"y": school_year, "t": test_id, "n": limit},
     )
-    total, suppressed = client.query(
-        f"SELECT count(), countIf(is_suppressed = 1) FROM `{database}`.{VIEW} "
+    # the minimum the view was built with (the environment may say otherwise until the next build)
+    total, suppressed, minimum = client.query(
+        f"SELECT count(), countIf(is_suppressed = 1), any(min_group_size) FROM `{database}`.{VIEW} "
         "WHERE school_year = {y:UInt16} AND test_id = {t:String}",
         parameters={"y": school_year, "t": test_id},
     ).result_rows[0]
@@ -67,7 +67,6 @@ def classroom_report(client: Client, database: str, school_year: int | None, lim
             hidden_bands += any(v is None for v in metrics[-len(bands) :])
             cells = ["*" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in metrics]
         table.add_row(name, teacher, school, subject, *cells)
-    minimum = min_group_size()
     notes = [f"Groups of fewer than {minimum} students are not published (n<{minimum})."] if minimum else []
     if suppressed:
         notes.append(

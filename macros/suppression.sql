@@ -50,8 +50,8 @@
     The CTEs of a report view over an aggregate (`aggregates`, a CTE name): one pass per sibling
     partition (`partitions`, lists of columns: the cells of one parent), then `published` with
     every column of `group_columns + attributes + metrics`, the metrics NULL where hidden, and
-    `is_suppressed` (1: hidden), `suppression_reason` ('' | 'small group' | 'complementary') and
-    `suppression_label` ('' or 'n<N'). `count_column` counts a cell's students; `bands` are
+    `is_suppressed` (1: hidden), `suppression_reason` ('' | 'small group' | 'complementary'),
+    `suppression_label` ('' or 'n<N') and `min_group_size` (N, as this build applied it). `count_column` counts a cell's students; `bands` are
     count columns that partition it (hidden inside shown groups by the same rule).
 -#}
 {% macro suppressed_groups(aggregates, group_columns, attributes, partitions, metrics=none, count_column='student_count', bands=none) -%}
@@ -99,6 +99,7 @@ published as (
         {{ last }} as is_suppressed,
         multiIf(below_minimum = 1, 'small group', {{ last }} = 1, 'complementary', '') as suppression_reason,
         if({{ last }} = 1, '{{ suppression_label(n) }}', '') as suppression_label,
+        toUInt16({{ n }}) as min_group_size,
         {% for column in metrics -%}
         {%- if column in bands -%}
         if({{ last }} = 1 or hidden_bands[{{ bands.index(column) + 1 }}], null, {{ column }}) as {{ column }}
