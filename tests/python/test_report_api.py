@@ -476,3 +476,29 @@ def test_the_api_keeps_its_openapi_document(api: Api) -> None:
             case.call_and_validate(base_url=api.url, auth=("ms.engineer", PASSWORD))
 
         check()
+
+
+def test_a_warehouse_that_cannot_answer_is_a_503_not_a_traceback(tmp_path: Path) -> None:
+    """The API of an endpoint whose warehouse was never built: the serving layer is not there,
+    so every report is a 503 with the engine's reason, in JSON."""
+    port = free_port()
+    users = {"ms.engineer": {"password": PASSWORD, "role": "readonly"}}
+    with serving(tmp_path, "--api-port", str(port), users=users):
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                build = requests.get(f"{url}/v1/build", auth=("ms.engineer", PASSWORD), timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert build.status_code == 200
+        assert build.json()["build"] == ""
+        reply = requests.get(
+            f"{url}/v1/classrooms/2025/T1/ELA-Q1", auth=("ms.engineer", PASSWORD), timeout=10
+        )
+        assert reply.status_code == 503
+        assert reply.headers["content-type"].startswith("application/json")
+        assert "cannot answer" in reply.json()["detail"]
+        assert "Traceback" not in reply.text
