@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
 from loaders.config import PROJECT_DIR
+from loaders.schema import INPUT_COLUMN_NAMES
 from tests.python.served import Served, free_port, serving
 
 BIN = Path(sys.executable).parent
@@ -264,41 +265,26 @@ def _corrections(api: Api, path: Path, count: int, classrooms: list[str] | None 
     if classrooms:
         keys = ", ".join(f"({int(y)}, '{t}', '{s}')" for y, t, s in (c.split("/") for c in classrooms))
         where = f"WHERE (school_year, teacher_id, test_id) IN ({keys}) "
+    # the input columns as the loaders read them, the reported level under its fact-table name
+    selected = ", ".join(
+        "reported_performance_level" if c == "overall_performance_level" else c for c in INPUT_COLUMN_NAMES
+    )
     rows = api.sql(
-        "SELECT student_id, teacher_id, teacher_name, school_id, school_name, district_id, district_name, "
-        "state_id, subject, grade, test_id, school_year, test_date, overall_score, "
-        f"reported_performance_level, dimension_scores FROM scores.fct_student_scores {where}"
+        f"SELECT {selected} FROM scores.fct_student_scores {where}"
         "ORDER BY cityHash64(student_id, test_id) "
         + ("LIMIT {n:UInt32} BY school_year, teacher_id, test_id" if classrooms else "LIMIT {n:UInt32}"),
         n=count,
     )
     rng = random.Random(5)
-    columns = (
-        "student_id",
-        "teacher_id",
-        "teacher_name",
-        "school_id",
-        "school_name",
-        "district_id",
-        "district_name",
-        "state_id",
-        "subject",
-        "grade",
-        "test_id",
-        "school_year",
-        "test_date",
-        "overall_score",
-        "overall_performance_level",
-        "dimension_scores",
-    )
+    score = INPUT_COLUMN_NAMES.index("overall_score")
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow(INPUT_COLUMN_NAMES)
         for row in rows:
             values = list(row)
             # one point up or down: the reported level stays right but at a band's edge, which
             # the data tests allow (assert_reported_levels_mostly_agree)
-            values[13] = min(100, max(0, int(values[13]) + rng.choice((-1, 1))))
+            values[score] = min(100, max(0, int(values[score]) + rng.choice((-1, 1))))
             writer.writerow(values)
 
 
