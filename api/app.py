@@ -9,7 +9,6 @@ Users are those of ``scores serve`` (endpoint/users.py): a ``roster`` user reads
 role and scope (loaders/roles.py), ``readonly`` and ``readwrite`` users read as engineers.
 """
 
-
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
