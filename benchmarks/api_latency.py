@@ -304,7 +304,7 @@ def main() -> None:
 def in_process(work: Path, keys: list[tuple[str, tuple[Any, ...]]]) -> dict[str, float]:
     """Reports.answer on a warm cache in this process (no HTTP): microseconds per call."""
     from api.service import ChdbEngine, Reports
-    from loaders.engine import open_embedded_client, open_engine_connection
+    from engine.embedded import open_embedded_client, open_engine_connection
 
     path = str(work / "chdb")
     open_embedded_client(path)

@@ -972,7 +972,7 @@ def run_queries(
 
 def client_overhead(chdb_path: Path, keys: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-query cost of the ways to query chDB in-process, on Q1 (classroom) and SELECT 1."""
-    from loaders.engine import open_embedded_client, open_engine_connection
+    from engine.embedded import open_embedded_client, open_engine_connection
 
     client = open_embedded_client(chdb_path)
     raw = open_engine_connection(chdb_path)
@@ -1256,7 +1256,7 @@ def main() -> None:
                 pg.start()
                 engines["postgres"] = run_postgres(pg, work, args.rows, files["delta_rows"])
             # every build is done: only now may this process open the chDB directory
-            from loaders.engine import open_embedded_client, open_engine_connection
+            from engine.embedded import open_embedded_client, open_engine_connection
 
             open_embedded_client(work / "chdb")
             chdb_conn = open_engine_connection(work / "chdb")

@@ -447,7 +447,7 @@ def main() -> None:
     import chdb
     from clickhouse_connect.driver._chdbclient import build_connection_string
 
-    from loaders.engine import holder_of
+    from engine.embedded import holder_of
 
     path = os.path.realpath(args.work_dir / "chdb")
     if holder_of(path):

@@ -27,7 +27,7 @@ BIN = Path(sys.executable).parent
 # Run in a fresh process: time two INSERT ... SELECT from file(path, Parquet) on a new engine.
 FLOOR = """
 import sys, time
-from loaders.engine import open_embedded_client, open_engine_connection
+from engine.embedded import open_embedded_client, open_engine_connection
 from loaders.landing import FILE_SETTINGS
 from loaders.schema import INPUT_COLUMN_NAMES, SCORES_TABLE, raw_table_ddl
 path, directory = sys.argv[1:3]

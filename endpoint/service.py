@@ -92,7 +92,7 @@ class Endpoint:
     """The engine side of ``scores serve``."""
 
     def __init__(self, path: str, access: EngineAccess, options: Options) -> None:
-        from loaders.engine import open_embedded_client
+        from engine.embedded import open_embedded_client
 
         self.path = path
         self.options = options
@@ -135,7 +135,7 @@ class Endpoint:
 
     def _open_raw(self) -> Any:
         """A new raw connection on the endpoint's engine (the config-file only counts at the first)."""
-        from loaders.engine import open_engine_connection
+        from engine.embedded import open_engine_connection
 
         return open_engine_connection(self.path, engine_options=self._engine_options)
 

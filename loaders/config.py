@@ -132,6 +132,11 @@ class Settings:
         return retained_from(self.retention_years, today)
 
     @property
+    def engine_path(self) -> str | None:
+        """The embedded engine's data directory, or None for a server."""
+        return str(self.chdb_path) if self.embedded else None
+
+    @property
     def embedded(self) -> bool:
         return self.target == "dev"
 
@@ -141,9 +146,9 @@ class Settings:
         return f"ClickHouse server {self.host}:{self.port} as {self.user}"
 
     def connect(self) -> Client:
-        """Open a client on the configured warehouse (see loaders.engine for the embedded case)."""
+        """Open a client on the configured warehouse (see engine.embedded for the embedded case)."""
         if self.embedded:
-            from loaders.engine import open_embedded_client
+            from engine.embedded import open_embedded_client
 
             return open_embedded_client(self.chdb_path)
         import clickhouse_connect

@@ -133,16 +133,22 @@ class BatchCounts:
 class Landing:
     """The raw tables of one warehouse."""
 
-    def __init__(self, client: Client, database: str, retention_years: int = DEFAULT_RETENTION_YEARS) -> None:
+    def __init__(
+        self,
+        client: Client,
+        database: str,
+        retention_years: int = DEFAULT_RETENTION_YEARS,
+        engine_path: str | None = None,
+    ) -> None:
+        """``engine_path``: the embedded engine's data directory when ``client`` is on this
+        process's embedded engine (inserts then read Arrow memory directly), else None."""
         self.client = client
         self.database = database
         self.retention_years = retention_years
-        self._engine_path: str | None = None
+        self._engine_path = engine_path
         self._engines = threading.local()  # one raw connection per inserting thread
         self._rules: dict[str, Rules] = {}  # the validation rules of each open pipeline
         self._heartbeats: dict[str, float] = {}  # batch -> when its lease was last renewed
-        if type(client).__name__ == "ChdbClient":  # embedded: insert Arrow memory directly
-            self._engine_path = client.path  # type: ignore[attr-defined]
 
     def table(self, name: str) -> str:
         return f"`{self.database}`.`{name}`"
@@ -481,7 +487,7 @@ class Landing:
         """This thread's raw chDB connection (embedded only)."""
         engine = getattr(self._engines, "connection", None)
         if engine is None:
-            from loaders.engine import open_engine_connection
+            from engine.embedded import open_engine_connection
 
             assert self._engine_path is not None
             engine = self._engines.connection = open_engine_connection(self._engine_path)

@@ -102,7 +102,7 @@ def fresh_warehouse(name: str, target_dir: Path, **env: str) -> Iterator[Warehou
     settings = Settings.from_env()
     client = settings.connect()
     try:
-        landing = Landing(client, settings.raw_database, settings.retention_years)
+        landing = Landing(client, settings.raw_database, settings.retention_years, settings.engine_path)
         landing.ensure_schema()
         yield Warehouse(settings, client, landing, target_dir)
     finally:

@@ -133,7 +133,7 @@ def serving(
         environment.pop("SCORES_SERVE_USERS_FILE")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "loaders.cli", "serve", "--port", str(port), *args],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), *args],
             cwd=PROJECT_DIR,
             env=environment,
             stdout=out,

@@ -158,7 +158,7 @@ def test_loaders_and_dbt_build_through_the_endpoint_while_clients_read(served: S
     working during the build, and every statement they send passes its checks."""
     env = _as_server(served)
     generated = subprocess.run(
-        [sys.executable, "-m", "loaders.cli", "generate", "--rows", "3000", "--seed", "5", "--quiet"],
+        [sys.executable, "-m", "cli.main", "generate", "--rows", "3000", "--seed", "5", "--quiet"],
         env=env,
         cwd=PROJECT_DIR,
         capture_output=True,
@@ -222,7 +222,7 @@ def test_two_loads_of_one_file_at_once_commit_it_once(served: Served, tmp_path: 
         [
             sys.executable,
             "-m",
-            "loaders.cli",
+            "cli.main",
             "generate",
             "--rows",
             "30000",
@@ -243,7 +243,7 @@ def test_two_loads_of_one_file_at_once_commit_it_once(served: Served, tmp_path: 
         copy.write_bytes(path.read_bytes() + b"\n" * trial)  # a new checksum per trial
         loads = [
             subprocess.Popen(
-                [sys.executable, "-m", "loaders.cli", "load", "--quiet", str(copy)],
+                [sys.executable, "-m", "cli.main", "load", "--quiet", str(copy)],
                 env=_as_server(served),
                 cwd=PROJECT_DIR,
                 stdout=subprocess.PIPE,

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from loaders.engine import WarehouseBusyError, holder_of, open_embedded_client
+from engine.embedded import WarehouseBusyError, holder_of, open_embedded_client
 
 BIN = Path(sys.executable).parent
 HOLD = (
     "import sys, time\n"
-    "from loaders.engine import open_embedded_client\n"
+    "from engine.embedded import open_embedded_client\n"
     "client = open_embedded_client(sys.argv[1])\n"
     "client.command('SELECT 1')\n"
     "print('ready', flush=True)\n"

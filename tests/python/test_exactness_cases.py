@@ -12,7 +12,7 @@ import pyarrow as pa
 from click.testing import CliRunner
 from conftest import fresh_warehouse
 
-from loaders.cli import cli
+from cli.main import cli
 from loaders.generator import GeneratorSpec, generate
 from loaders.reference import load_reference
 from loaders.schema import INPUT_COLUMN_NAMES

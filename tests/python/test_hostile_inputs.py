@@ -35,7 +35,7 @@ from test_loaders import (
     _write_csv,
 )
 
-from loaders.cli import cli
+from cli.main import cli
 from loaders.generator import GeneratorSpec, generate
 from loaders.schema import INPUT_COLUMN_NAMES
 

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from loaders.cli import cli
+from cli.main import cli
 from loaders.generator import GeneratorSpec, generate
 from loaders.schema import INPUT_COLUMN_NAMES
 

@@ -28,7 +28,7 @@ from dbt.adapters.clickhouse.logger import logger
 from dbt.adapters.exceptions import FailedToConnectError
 from dbt.include import chdb as chdb_include
 
-from loaders.engine import WarehouseBusyError, WarehouseOpenError, open_embedded_client
+from engine.embedded import WarehouseBusyError, WarehouseOpenError, open_embedded_client
 
 
 @dataclass

@@ -27,7 +27,7 @@ def _settings() -> Settings:
 
 
 def _connect(settings: Settings) -> Client:
-    from loaders.engine import WarehouseBusyError, WarehouseOpenError
+    from engine.embedded import WarehouseBusyError, WarehouseOpenError
 
     try:
         return settings.connect()
@@ -111,7 +111,7 @@ def generate(
 
     settings = _settings()
     client = _connect(settings)
-    landing = Landing(client, settings.raw_database, settings.retention_years)
+    landing = Landing(client, settings.raw_database, settings.retention_years, settings.engine_path)
     landing.ensure_schema()
     with LoadProgress(enabled=not quiet) as progress:
         result = load_generated(landing, spec, progress, LoadOptions(force=force), batch_rows)
@@ -159,7 +159,7 @@ def load(
         raise click.ClickException(str(ex)) from None
     settings = _settings()
     client = _connect(settings)
-    landing = Landing(client, settings.raw_database, settings.retention_years)
+    landing = Landing(client, settings.raw_database, settings.retention_years, settings.engine_path)
     landing.ensure_schema()
     options = LoadOptions(
         delimiter=delimiter,
@@ -351,7 +351,7 @@ def serve(
     from endpoint.server import serve as start
     from endpoint.service import Options
     from endpoint.users import Users, UsersError
-    from loaders.engine import WarehouseBusyError, WarehouseOpenError
+    from engine.embedded import WarehouseBusyError, WarehouseOpenError
 
     settings = _settings()
     if not settings.embedded:
