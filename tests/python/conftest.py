@@ -122,6 +122,28 @@ def warehouse(chdb_path: Path, dbt_target_dir: Path, request: pytest.FixtureRequ
         yield built
 
 
+# the test tiers (pyproject.toml's markers): every module not listed is an integration test
+TIERS = {
+    "unit": {"test_units", "test_layout"},
+    "e2e": {
+        "test_superset",
+        "test_serve_security",
+        "test_endpoint",
+        "test_privacy",
+        "test_report_api",
+        "test_crash_safety",
+        "test_ci_changes",
+    },
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        tier = next((name for name, modules in TIERS.items() if module in modules), "integration")
+        item.add_marker(getattr(pytest.mark, tier))
+
+
 _exit_status = 0
 
 
