@@ -21,8 +21,9 @@ from typing import Any, Protocol
 
 from api import reports
 from api.cache import Generation, Key
+from endpoint.parsing import escape_parameter
 from loaders.roles import ENGINEER, SCOPE_COLUMNS, STATE
-from loaders.roster import ROSTER_TABLE, Entry
+from loaders.roster import ROSTER_TABLE, Entry, entry_of, lookup_sql
 
 log = logging.getLogger("scores.api")
 JSON_SETTINGS = " SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_quote_decimals = 0"
@@ -60,8 +61,6 @@ class ChdbEngine:
             self._slots.release()
 
     def rows(self, sql: str, parameters: dict[str, str]) -> list[list[Any]]:
-        from endpoint.parsing import escape_parameter
-
         try:
             with self._connection() as raw:
                 result = raw.query(
@@ -196,14 +195,13 @@ class Reports:
     # -- who asks ----------------------------------------------------------------------------
 
     def roster_entry(self, name: str) -> Entry | None:
+        """The user's roster entry, or None (no roster, or not in it); held until the roster changes."""
         if name in self._roster:
             return self._roster[name]
-        rows = self.engine.rows(
-            f"SELECT role, scope FROM `{self.roster_database}`.`{ROSTER_TABLE}` "
-            "WHERE user = {u:String} LIMIT 1",
-            {"u": name},
-        )
-        entry = Entry(name, str(rows[0][0]), tuple(rows[0][1])) if rows else None
+        if self._roster_version in ("", "[]"):  # no roster table (yet)
+            return None
+        rows = self.engine.rows(lookup_sql(self.roster_database), {"u": name})
+        entry = entry_of(name, str(rows[0][0]), str(rows[0][1])) if rows else None
         self._roster[name] = entry
         return entry
 

@@ -18,6 +18,8 @@ object outside their role's list, the schema databases and the system tables tha
 
 from __future__ import annotations
 
+import functools
+
 from endpoint.engine_access import SCOPE_PREFIX
 from endpoint.policy import Access
 from loaders.roles import ENGINEER, SCOPE_COLUMNS, SCOPED_OBJECTS, STATE, readable
@@ -52,6 +54,7 @@ def row_policies(database: str) -> dict[tuple[str, str], str]:
     return {(database, table): row_filter(table) for table in SCOPED_OBJECTS}
 
 
+@functools.cache  # asked on every request of a roster user; a few roles and scopes
 def roster_access(entry: Entry, databases: frozenset[str], database: str) -> Access:
     """What a roster user may do: read-only; the engineer every table, the others only their
     role's objects of the dbt schema, and no dictGet for a scoped role (it skips row policies)."""

@@ -34,7 +34,7 @@ from endpoint.parsing import InlineInsert, Parser, Statement, escape_parameter, 
 from endpoint.policy import READ_KINDS, Access, Check, FunctionCatalogue, refuse_reserved_settings
 from endpoint.scopes import roster_access, row_policies, scope_comment
 from endpoint.users import ROSTER_ROLE, User
-from loaders.roster import ROSTER_TABLE, Entry
+from loaders.roster import ROSTER_TABLE, Entry, entry_of, lookup_sql
 
 DEFAULT_FORMAT = "TabSeparated"
 # decisions remembered, by user access, current database and statement text: a client repeats
@@ -169,16 +169,11 @@ class Endpoint:
             self._roster_exists = self.table_exists(database, ROSTER_TABLE)
             if not self._roster_exists:
                 return None
-        roster = f"{identifier(database)}.{identifier(ROSTER_TABLE)}"
-        text = self._admin_query(
-            f"SELECT role, arrayStringConcat(scope, ',') FROM {roster} WHERE user = {{u:String}} LIMIT 1",
-            {"u": name},
-        )
-        line = text.decode().rstrip("\n")
+        line = self._admin_query(lookup_sql(database), {"u": name}).decode().rstrip("\n")
         if not line:
             return None
         role, _, scope = line.partition("\t")
-        return Entry(name, role, tuple(i for i in scope.split(",") if i))
+        return entry_of(name, role, scope)
 
     def _verify_roles(self) -> None:
         """Refuse to serve if the engine does not hold a reader to its limits (fail closed)."""

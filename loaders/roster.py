@@ -162,6 +162,20 @@ def load_file(client: Client, raw_database: str, path: Path) -> list[Entry]:
     return entries
 
 
+def lookup_sql(raw_database: str) -> str:
+    """One user's role and scope ids (joined by commas), for ``{u:String}``: what ``scores serve``
+    and the report API read to know who asks."""
+    return (
+        f"SELECT role, arrayStringConcat(scope, ',') FROM `{raw_database}`.`{ROSTER_TABLE}` "
+        "WHERE user = {u:String} LIMIT 1"
+    )
+
+
+def entry_of(user: str, role: str, scope: str) -> Entry:
+    """The entry of a ``lookup_sql`` row."""
+    return Entry(user, role, tuple(i for i in scope.split(",") if i))
+
+
 def read(client: Client, raw_database: str) -> list[Entry]:
     exists = client.command(
         "SELECT count() FROM system.tables WHERE database = {d:String} AND name = {t:String}",

@@ -135,7 +135,8 @@
 {% macro tracked_upstream(names) -%}
     {%- set identifiers = [] -%}
     {%- for name in names -%}
-        {%- set relation = upstream_relation(name) -%}
+        {#- refuses a name the running model does not ref -#}
+        {%- do upstream_relation(name) -%}
         {%- for node_id in model.depends_on.nodes if graph.nodes.get(node_id) and graph.nodes[node_id].name == name -%}
             {%- do _tracked_tables(graph.nodes[node_id], identifiers) -%}
         {%- endfor -%}
