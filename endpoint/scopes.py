@@ -54,7 +54,7 @@ def row_policies(database: str) -> dict[tuple[str, str], str]:
     return {(database, table): row_filter(table) for table in SCOPED_OBJECTS}
 
 
-@functools.cache  # asked on every request of a roster user; a few roles and scopes
+@functools.lru_cache(maxsize=4096)  # asked on every request of a roster user
 def roster_access(entry: Entry, databases: frozenset[str], database: str) -> Access:
     """What a roster user may do: read-only; the engineer every table, the others only their
     role's objects of the dbt schema, and no dictGet for a scoped role (it skips row policies)."""
