@@ -27,6 +27,8 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from loaders import school_calendar
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # The one default of the retention period (the dbt models default to the same 5 when neither the
@@ -41,13 +43,6 @@ MIN_GROUP_SIZE_RANGE = (0, 1000)
 # it: a genuine file stays far below (deflate reaches about 1000:1 on repeated bytes).
 DEFAULT_GZIP_MAX_RATIO = 100
 GZIP_MAX_RATIO_RANGE = (1, 1_000_000)
-
-
-def retained_from(retention_years: int, today: dt.date | None = None) -> int:
-    """The oldest school year still kept: school year Y expires on 1 July of Y + retention_years
-    (the same rule as the dbt models, macros/retention.sql)."""
-    today = today or dt.date.today()
-    return today.year - retention_years + (1 if today.month >= 7 else 0)
 
 
 def _env(name: str, default: str) -> str:
@@ -129,7 +124,7 @@ class Settings:
         )
 
     def retained_from(self, today: dt.date | None = None) -> int:
-        return retained_from(self.retention_years, today)
+        return school_calendar.retained_from(self.retention_years, today)
 
     @property
     def engine_path(self) -> str | None:

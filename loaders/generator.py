@@ -1,6 +1,6 @@
 """Synthetic, realistic student test scores at any scale, streamed in Arrow batches.
 
-The world: states -> districts -> schools (elementary 3-5, middle 6-8, high 9-12) -> grades ->
+The world: states -> districts -> schools (elementary, middle, high: seeds/grade_levels.csv) -> grades ->
 class sections of 18-32 students. Every section has one teacher per subject; every student takes
 every test of the year (seeds/tests.csv: ELA-Q1 ... SCI-Q4). Students keep their id from year to
 year and move up a grade, teachers keep their section. Scores mix student ability, school and
@@ -25,12 +25,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loaders import school_calendar
 from loaders.reference import Reference, load_reference
 from loaders.schema import INPUT_SCHEMA
 
 STATES = ("CA", "TX", "NY", "FL", "WA", "IL", "OH", "GA", "NC", "MI")
-SCHOOL_SPANS = ((3, 4, 5), (6, 7, 8), (9, 10, 11, 12))
-SCHOOL_KINDS = ("Elementary School", "Middle School", "High School")
+# how common each kind of school is; the grades each teaches come from seeds/grade_levels.csv
+SCHOOL_LEVEL_SHARES = {"Elementary": 0.5, "Middle": 0.3, "High": 0.2}
 PLACE_NAMES = (
     "Lincoln",
     "Washington",
@@ -235,6 +236,11 @@ class World:
     @classmethod
     def build(cls, spec: GeneratorSpec, reference: Reference) -> World:
         world = cls(spec, reference)
+        levels = tuple(SCHOOL_LEVEL_SHARES)
+        shares = tuple(SCHOOL_LEVEL_SHARES.values())
+        spans = tuple(
+            tuple(g.grade for g in reference.grade_levels if g.school_level == level) for level in levels
+        )
         rng = np.random.default_rng(_mix(spec.seed, "world"))
         # every student of a section takes every test of the year
         rows_per_section_year = len(reference.tests) * (MIN_CLASS + MAX_CLASS) / 2
@@ -254,21 +260,21 @@ class World:
                 world.district_names.append(f"{city}{suffix} {kind}")
                 world.district_states.append(state)
             index = len(world.schools)
-            span = int(rng.choice(3, p=(0.5, 0.3, 0.2)))
+            span = int(rng.choice(len(levels), p=shares))
             sections = int(rng.integers(1, 5))
             place = PLACE_NAMES[int(rng.integers(0, len(PLACE_NAMES)))]
             world.schools.append(
                 School(
                     index=index,
                     school_id=f"SCH{index + 1:05d}",
-                    name=f"{place} {SCHOOL_KINDS[span]}",
+                    name=f"{place} {levels[span]} School",
                     district=district,
-                    grades=SCHOOL_SPANS[span],
+                    grades=spans[span],
                     sections=sections,
                     effect=float(rng.normal(0.0, 1.0)),
                 )
             )
-            capacity += len(SCHOOL_SPANS[span]) * sections
+            capacity += len(spans[span]) * sections
             left_in_district -= 1
         return world
 
@@ -326,7 +332,7 @@ def _school_year_rows(world: World, school: School, year: int) -> pa.Table:
     test_dates = []
     for t in ref.tests:
         month, day = TEST_DAY[t.window_order]
-        calendar_year = year - 1 if month >= 7 else year
+        calendar_year = year - 1 if month >= school_calendar.FIRST_MONTH else year
         test_dates.append((dt.date(calendar_year, month, day) - dt.date(1970, 1, 1)).days + day_offset)
     test_date = np.array(test_dates, dtype=np.int32)[t_index]
 

@@ -14,7 +14,6 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loaders.config import retained_from
 from loaders.faults import checkpoint
 from loaders.generator import GeneratorSpec, generate
 from loaders.landing import Landing, LoadInProgress, PreviousLoad
@@ -38,6 +37,7 @@ from loaders.readers import (
 )
 from loaders.reference import load_reference
 from loaders.schema import INPUT_COLUMN_NAMES
+from loaders.school_calendar import retained_from
 from loaders.validation import Rejected, Rules
 
 

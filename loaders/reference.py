@@ -53,12 +53,24 @@ class Band:
 
 
 @dataclass(frozen=True)
+class GradeLevel:
+    grade: int
+    school_level: str  # the kind of school that teaches it: Elementary, Middle, High
+
+
+@dataclass(frozen=True)
 class Reference:
     subjects: tuple[Subject, ...]
     tests: tuple[Test, ...]
     # subject -> ascending minimum scores of levels 2, 3, 4 (level = 1 + number of cuts reached)
     level_cuts: dict[str, tuple[int, ...]]
     bands: tuple[Band, ...] = ()  # best first, as seeds/score_bands.csv lists them
+    grade_levels: tuple[GradeLevel, ...] = ()  # lowest first, as seeds/grade_levels.csv lists them
+
+    @property
+    def grades(self) -> tuple[int, int]:
+        """The lowest and the highest grade tested."""
+        return self.grade_levels[0].grade, self.grade_levels[-1].grade
 
     @property
     def subject_codes(self) -> frozenset[str]:
@@ -89,4 +101,11 @@ def load_reference(seeds_dir: Path = SEEDS_DIR) -> Reference:
         Band(r["band"], r["band_name"], int(r["min_score"]), int(r["max_score"]))
         for r in _read(seeds_dir, "score_bands.csv")
     )
-    return Reference(subjects, tests, {s: tuple(sorted(c)) for s, c in cuts.items()}, bands)
+    grade_levels = tuple(
+        GradeLevel(int(r["grade"]), r["school_level"]) for r in _read(seeds_dir, "grade_levels.csv")
+    )
+    numbers = [g.grade for g in grade_levels]
+    if not numbers or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        # validation checks a range, so the seed must list whole consecutive grades, lowest first
+        raise ValueError(f"{seeds_dir / 'grade_levels.csv'}: grades must be consecutive, lowest first")
+    return Reference(subjects, tests, {s: tuple(sorted(c)) for s, c in cuts.items()}, bands, grade_levels)

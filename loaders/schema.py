@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from loaders import school_calendar
 from loaders.config import DEFAULT_RETENTION_YEARS
 
 
@@ -37,7 +38,7 @@ INPUT_COLUMNS: tuple[Column, ...] = (
     Column("district_name", "String", pa.string(), False, "District display name"),
     Column("state_id", "LowCardinality(String)", pa.string(), True, "Two-letter state code"),
     Column("subject", "LowCardinality(String)", pa.string(), True, "Subject code (seeds/subjects.csv)"),
-    Column("grade", "UInt8", pa.uint8(), True, "Grade level, 3 to 12"),
+    Column("grade", "UInt8", pa.uint8(), True, "Grade level (seeds/grade_levels.csv)"),
     Column("test_id", "LowCardinality(String)", pa.string(), True, "Test code such as ELA-Q1"),
     Column("school_year", "UInt16", pa.uint16(), True, "School year, named by the year it ends in"),
     Column("test_date", "Date", pa.date32(), True, "Date the test was taken"),
@@ -118,10 +119,9 @@ def raw_table_ddl(database: str, retention_years: int = DEFAULT_RETENTION_YEARS)
 
     The score ledger is not partitioned: an input file mixes school years, and partitioning by
     year split every insert block into one small part per year, which the engine then spent as
-    much CPU merging as the load itself (10M rows, unvalidated copy: 14-15 s partitioned, 7-8 s
-    not; benchmarks/README.md, "Loading and building"). The sort key starts with the school year, so a
-    year's rows are read alone, and retention deletes expired rows in a TTL merge instead of
-    dropping a partition (once a year)."""
+    much CPU merging as the load itself (benchmarks/README.md, "Loading and building"). The sort
+    key starts with the school year, so a year's rows are read alone, and retention deletes
+    expired rows in a TTL merge instead of dropping a partition (once a year)."""
     return [
         f"CREATE DATABASE IF NOT EXISTS `{database}`",
         f"""
@@ -131,7 +131,7 @@ CREATE TABLE IF NOT EXISTS `{database}`.`{SCORES_TABLE}` (
 )
 ENGINE = MergeTree
 ORDER BY (school_year, test_id, student_id)
-TTL makeDate(school_year + {retention_years}, 7, 1)
+TTL {school_calendar.expiry_sql(retention_years)}
 COMMENT 'Validated score rows, append-only ledger of every load. Visible to dbt once the batch commits.'
 """,
         f"""

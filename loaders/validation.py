@@ -16,8 +16,8 @@ vectorised and multi-threaded, at millions of rows per second. The checks, in or
   followed by U+200B would otherwise be a second student. Names may contain them;
 * state_id two letters; subject known (seeds/subjects.csv); test_id known (seeds/tests.csv) and of
   the row's subject;
-* grade a whole number 3-12; school_year 2000-2100 and not past retention; test_date a real date
-  YYYY-MM-DD inside its school year (1 July of the previous year to 30 June);
+* grade a whole number in seeds/grade_levels.csv; school_year 2000-2100 and not past retention;
+  test_date a real date YYYY-MM-DD inside its school year (1 July of the previous year to 30 June);
 * overall_score a whole number 0-100; overall_performance_level 1-4;
 * dimension_scores empty or a flat JSON object of "name": number with numbers 0-100 (JSON
   numbers: no leading zeros, at most 4 decimals, which the marts sum exactly), each name once,
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from loaders import school_calendar
 from loaders.reference import Reference
 from loaders.schema import INPUT_COLUMN_NAMES, INPUT_COLUMNS
 
@@ -255,7 +256,7 @@ class Rules:
             )
         )
 
-        checks.extend(self._integer("grade", 3, 12))
+        checks.extend(self._integer("grade", *self.reference.grades))
 
         test = f"upperUTF8({_text('test_id')})"
         tests = sorted(self.reference.test_subject)
@@ -305,7 +306,7 @@ class Rules:
         checks.append(
             (
                 "test_date",
-                f"{date} < makeDate({year} - 1, 7, 1) OR {date} > makeDate({year}, 6, 30)",
+                school_calendar.outside_sql(date, year),
                 f"concat('test_date ', {date_text}, ' is outside school year ', toString({year}), "
                 "' (1 July to 30 June)')",
             )

@@ -1,7 +1,8 @@
 {#-
     Retention: the scores of a school year leave the hot tables `retention_years` years after that
-    school year ends (default 5; var `retention_years` or env SCORES_RETENTION_YEARS, the same
-    setting the loaders use). School year Y (July Y-1 to June Y) expires on 1 July of Y + N.
+    school year ends (var `retention_years` or env SCORES_RETENTION_YEARS, the same setting the
+    loaders use). School year Y (July Y-1 to June Y) expires on 1 July of Y + N. The loaders'
+    copy of the rule is loaders/school_calendar.py; tests/python/test_rules.py holds them together.
 
     Every table keyed by school year carries a ClickHouse TTL with that rule (whole parts are
     dropped, `ttl_only_drop_parts`), and every incremental model deletes expired rows at the end of
@@ -10,7 +11,7 @@
 -#}
 
 {% macro retention_years() -%}
-    {#- the same rule as the loaders (loaders/config.py): a whole number of years, 1 to 100 -#}
+    {#- the loaders' bounds (loaders/config.py RETENTION_YEARS_RANGE) -#}
     {%- set text = var('retention_years') | string | trim -%}
     {%- if not text.isdigit() or (text | int) < 1 or (text | int) > 100 -%}
         {{ exceptions.raise_compiler_error(
@@ -26,9 +27,9 @@
     makeDate(school_year + {{ retention_years() }}, 7, 1)
 {%- endmacro %}
 
-{#- School years below this one are expired today. -#}
-{% macro retention_cutoff_year() -%}
-    (toYear(today()) - {{ retention_years() }} + if(toMonth(today()) >= 7, 1, 0))
+{#- School years below this one are expired on the day `today` (a ClickHouse Date expression). -#}
+{% macro retention_cutoff_year(today='today()') -%}
+    (toYear({{ today }}) - {{ retention_years() }} + if(toMonth({{ today }}) >= 7, 1, 0))
 {%- endmacro %}
 
 {% macro is_retained(school_year='school_year') -%}

@@ -18,6 +18,7 @@ import numpy as np
 
 from loaders.config import min_group_size
 from loaders.reference import SEEDS_DIR, load_reference
+from loaders.schema import BATCH_COLUMNS, INPUT_COLUMNS
 
 CLASSROOM_KEY = ("school_year", "teacher_id", "test_id", "subject", "school_id", "district_id")
 # every aggregate mart and its grain
@@ -43,26 +44,8 @@ METRICS = (
     "needs_improvement_count",
 )
 SCORE_KEY = ("school_year", "test_id", "student_id")
-RAW_COLUMNS = (
-    "student_id",
-    "teacher_id",
-    "teacher_name",
-    "school_id",
-    "school_name",
-    "district_id",
-    "district_name",
-    "state_id",
-    "subject",
-    "grade",
-    "test_id",
-    "school_year",
-    "test_date",
-    "overall_score",
-    "overall_performance_level",
-    "dimension_scores",
-    "_batch_id",
-    "_row_number",
-)
+# every column the loaders land (loaders/schema.py), as the oracle reads the raw ledger
+RAW_COLUMNS = tuple(c.name for c in (*INPUT_COLUMNS, *BATCH_COLUMNS))
 
 
 def committed_raw_rows(client: Any, raw_db: str) -> list[dict[str, Any]]:
