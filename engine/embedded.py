@@ -35,8 +35,8 @@ _opened_in_this_process: set[str] = set()
 #   lightweight DELETE with a subquery occupies one task per part and the pool can starve, so it
 #   gets more room. Threads only exist while there is work.
 # - output_format_parallel_formatting: off. Results here are small (reports, lookups, dbt's
-#   metadata queries); formatting them on two extra threads (Formatter, Collector) cost 0.2 ms of
-#   a 0.9 ms query (benchmarks/README.md, "What each change bought"). A big export can turn it on
+#   metadata queries), and handing them to two extra threads (Formatter, Collector) costs more than
+#   formatting them (benchmarks/README.md, "Timings behind the code"). A big export can turn it on
 #   with a SETTINGS clause.
 ENGINE_OPTIONS: dict[str, str] = {"background_pool_size": "16", "output_format_parallel_formatting": "0"}
 

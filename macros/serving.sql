@@ -79,9 +79,9 @@
     (SELECT dictGet(..., 'report_json', key) FORMAT RawBLOB). report_lookup_config takes it too;
     gather: list of (column, type) collected per key as they are, the row's expressions then read
     them from `source_row` after grouping (tupleElement(source_row, 'name')). For expressions that
-    cost memory per input row inside a streaming GROUP BY, like dictGet: Query 4's key-value table
-    needed 882 MiB at 10M rows with its dictGets before grouping (growing with the rows) and
-    243 MiB with them after it.
+    cost memory per input row inside a streaming GROUP BY, like dictGet: before grouping, their
+    memory grows with the rows; after it, with the keys (benchmarks/README.md, "Timings behind
+    the code").
 -#}
 {% macro report_lookup_config(key, row, upstream, with_json=false) -%}
     {%- set attributes = [('report_rows', report_rows_type(row))] -%}

@@ -35,9 +35,10 @@
 ] -%}
 {#-
     Memory: a bulk insert into EmbeddedRocksDB gathers bulk_insert_block_size rows (default about
-    a million) into one SST file, and a row here is a whole classroom (about 6 KB): 4 GB at 10M
-    scores, out of memory at 100M. 16,384 classrooms per file and per insert block keep it near
-    0.5 GB at any size (10M: 4.1 GB -> 0.5 GB, 5.5 s -> 7.8 s).
+    a million) into one SST file, and a row here is a whole classroom (kilobytes), so the default
+    grows with the warehouse until it runs out of memory. 16,384 classrooms per file and per insert
+    block bound it at any size, for a slightly slower build (benchmarks/README.md, "Timings
+    behind the code").
 -#}
 {{ config(
     materialized='batch_incremental',
