@@ -12,7 +12,7 @@
 {#- The config of every aggregate mart over the section histograms (agg_* but the dimension
     averages): incremental by the batches its sections applied, published by school year. -#}
 {% macro aggregate_config(group_columns, names) -%}
-    {{ return({
+    {%- set aggregate = {
         'materialized': 'batch_incremental',
         'batch_upstream': ['int_score_distributions', 'int_current_names'],
         'batch_keys': group_columns,
@@ -20,9 +20,9 @@
         'names': names,
         'order_by': group_columns,
         'partition_by': 'school_year',
-        'ttl': retention_ttl(),
-        'settings': {'ttl_only_drop_parts': 1},
-    }) }}
+    } -%}
+    {%- do aggregate.update(retention_config()) -%}
+    {{ return(aggregate) }}
 {%- endmacro %}
 
 {% macro aggregate_scores(distributions, names, bands, group_columns, attributes=[]) -%}

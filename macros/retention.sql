@@ -27,6 +27,15 @@
     makeDate(school_year + {{ retention_years() }}, 7, 1)
 {%- endmacro %}
 
+{#- A model's retention config: the TTL, applied by dropping whole parts only (a part of a school
+    year expires at once), plus the model's own `settings`. Every table keyed by school year
+    takes it: `config(..., **retention_config())`. -#}
+{% macro retention_config(settings={}) -%}
+    {%- set merged = {'ttl_only_drop_parts': 1} -%}
+    {%- do merged.update(settings) -%}
+    {{ return({'ttl': retention_ttl(), 'settings': merged}) }}
+{%- endmacro %}
+
 {#- School years below this one are expired on the day `today` (a ClickHouse Date expression). -#}
 {% macro retention_cutoff_year(today='today()') -%}
     (toYear({{ today }}) - {{ retention_years() }} + if(toMonth({{ today }}) >= 7, 1, 0))

@@ -28,6 +28,37 @@
     }) }}
 {%- endmacro %}
 
+{#- The published columns of a report row: whether the group is suppressed and its label, then the
+    given metrics (each renamed by `renamed`, else as it is), typed as the report views publish
+    them: NULL for a hidden group. The one list of the published metrics' types. -#}
+{% macro published_columns(metrics, renamed={}, flags=true) -%}
+    {%- set types = {
+        'student_count': 'Nullable(UInt64)',
+        'avg_score': 'Nullable(Float64)',
+        'median_score': 'Nullable(Float64)',
+        'score_stddev': 'Nullable(Float64)',
+        'excellent_count': 'Nullable(UInt64)',
+        'good_count': 'Nullable(UInt64)',
+        'fair_count': 'Nullable(UInt64)',
+        'needs_improvement_count': 'Nullable(UInt64)',
+    } -%}
+    {%- set columns = [('is_suppressed', 'UInt8', 'is_suppressed'), ('suppression_label', 'String', 'suppression_label')]
+        if flags else [] -%}
+    {%- for metric in metrics -%}
+        {%- do columns.append((renamed.get(metric, metric), types[metric], metric)) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#- The attributes of the averages dictionaries for the student-in-context lookups. -#}
+{% macro published_averages() -%}
+    {%- set attributes = [] -%}
+    {%- for name, type, _ in published_columns(['avg_score', 'student_count'], flags=false) -%}
+        {%- do attributes.append((name, type)) -%}
+    {%- endfor -%}
+    {{ return(attributes) }}
+{%- endmacro %}
+
 {#- dictGetOrNull on a dictionary model (a missing key is NULL, never a default value): the
     dictionary's name as a string literal and a key tuple. -#}
 {% macro dict_get(dictionary, attribute, key_columns) -%}

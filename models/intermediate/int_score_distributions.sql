@@ -11,8 +11,7 @@
     batch_keys=section_key,
     order_by=section_key,
     partition_by='school_year',
-    ttl=retention_ttl(),
-    settings={'ttl_only_drop_parts': 1},
+    **retention_config()
 ) }}
 
 with

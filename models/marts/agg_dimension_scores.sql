@@ -12,8 +12,7 @@
     publish='partitions',
     order_by=classroom_key + ['dimension'],
     partition_by='school_year',
-    ttl=retention_ttl(),
-    settings={'ttl_only_drop_parts': 1},
+    **retention_config()
 ) }}
 
 with

@@ -14,8 +14,6 @@
     batch_keys=score_key,
     order_by=['school_year', 'district_id', 'school_id', 'teacher_id', 'test_id', 'student_id'],
     partition_by='toYYYYMM(test_date)',
-    ttl=retention_ttl(),
-    settings={'ttl_only_drop_parts': 1, 'lightweight_mutation_projection_mode': "'rebuild'"},
     column_codecs=per_score_column_codecs(with_row_number=true),
     projections=[{
         'name': 'state_district_scores',
@@ -23,6 +21,7 @@
             ~ 'quantileExactInclusive(0.5)(overall_score) '
             ~ 'group by school_year, state_id, district_id, test_id, subject',
     }],
+    **retention_config(settings={'lightweight_mutation_projection_mode': "'rebuild'"})
 ) }}
 
 with

@@ -3,7 +3,7 @@
 {{ config(**dictionary_config(
     [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String'), ('subject', 'String'),
      ('school_id', 'String'), ('district_id', 'String')],
-    [('avg_score', 'Nullable(Float64)'), ('student_count', 'Nullable(UInt64)')],
+    published_averages(),
     'rpt_classroom_scores',
 )) }}
 

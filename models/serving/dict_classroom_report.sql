@@ -6,16 +6,10 @@
     ('teacher_name', 'String', 'teacher_name'),
     ('test_id', 'String', 'toString(test_id)'),
     ('subject', 'String', 'toString(subject)'),
-    ('is_suppressed', 'UInt8', 'is_suppressed'),
-    ('suppression_label', 'String', 'suppression_label'),
-    ('student_count', 'Nullable(UInt64)', 'student_count'),
-    ('avg_score', 'Nullable(Float64)', 'avg_score'),
-    ('median_score', 'Nullable(Float64)', 'median_score'),
-    ('excellent_count', 'Nullable(UInt64)', 'excellent_count'),
-    ('good_count', 'Nullable(UInt64)', 'good_count'),
-    ('fair_count', 'Nullable(UInt64)', 'fair_count'),
-    ('needs_improvement_count', 'Nullable(UInt64)', 'needs_improvement_count'),
-] -%}
+] + published_columns([
+    'student_count', 'avg_score', 'median_score',
+    'excellent_count', 'good_count', 'fair_count', 'needs_improvement_count',
+]) -%}
 {{ config(**report_lookup_config(key, row, 'rpt_classroom_scores')) }}
 
 with

@@ -3,7 +3,7 @@
 {{ config(**dictionary_config(
     [('school_year', 'UInt16'), ('district_id', 'String'), ('school_id', 'String'), ('test_id', 'String'),
      ('subject', 'String'), ('grade', 'UInt8')],
-    [('avg_score', 'Nullable(Float64)'), ('student_count', 'Nullable(UInt64)')],
+    published_averages(),
     'rpt_school_grade_scores',
 )) }}
 

@@ -4,13 +4,7 @@
 {%- set row = [
     ('grade', 'UInt8', 'grade'),
     ('subject', 'String', 'toString(subject)'),
-    ('is_suppressed', 'UInt8', 'is_suppressed'),
-    ('suppression_label', 'String', 'suppression_label'),
-    ('student_count', 'Nullable(UInt64)', 'student_count'),
-    ('avg_score', 'Nullable(Float64)', 'avg_score'),
-    ('median_score', 'Nullable(Float64)', 'median_score'),
-    ('score_stddev', 'Nullable(Float64)', 'score_stddev'),
-] -%}
+] + published_columns(['student_count', 'avg_score', 'median_score', 'score_stddev']) -%}
 {{ config(**report_lookup_config(key, row, 'rpt_school_grade_scores')) }}
 
 with

@@ -7,12 +7,12 @@
     ('district_name', 'String', 'district_name'),
     ('test_id', 'String', 'toString(test_id)'),
     ('subject', 'String', 'toString(subject)'),
-    ('is_suppressed', 'UInt8', 'is_suppressed'),
-    ('suppression_label', 'String', 'suppression_label'),
-    ('total_students', 'Nullable(UInt64)', 'student_count'),
-    ('district_avg_score', 'Nullable(Float64)', 'avg_score'),
-    ('district_median_score', 'Nullable(Float64)', 'median_score'),
-] -%}
+] + published_columns(
+    ['student_count', 'avg_score', 'median_score'],
+    renamed={
+        'student_count': 'total_students', 'avg_score': 'district_avg_score', 'median_score': 'district_median_score',
+    },
+) -%}
 {{ config(**report_lookup_config(key, row, 'rpt_district_scores', with_json=true)) }}
 
 with

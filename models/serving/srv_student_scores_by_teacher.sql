@@ -11,9 +11,8 @@
     batch_keys=score_key,
     order_by=['school_year', 'teacher_id', 'test_id', 'student_id'],
     partition_by='school_year',
-    ttl=retention_ttl(),
-    settings={'ttl_only_drop_parts': 1},
     column_codecs=per_score_column_codecs(),
+    **retention_config()
 ) }}
 
 with
