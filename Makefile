@@ -12,7 +12,7 @@ RUN := source scripts/bootstrap.sh &&
 .PHONY: lint unit integration e2e check demo
 
 lint:
-	$(RUN) sqlfluff lint models macros tests/*.sql tests/generic analyses --disable-progress-bar && ruff check . && ruff format --check . && mypy
+	$(RUN) sqlfluff lint models macros tests/*.sql tests/generic --disable-progress-bar && ruff check . && ruff format --check . && mypy
 
 unit:
 	$(RUN) pytest -q -m unit

@@ -6,7 +6,7 @@ The same on a laptop and in CI (.github/workflows/dbt-ci.yml):
 
 1. The files that differ from the merge base of HEAD and ``--base`` (default: origin/main, else
    main), the working tree included.
-2. Lint: the changed SQL with sqlfluff (models, macros, tests, analyses), the changed Python with
+2. Lint: the changed SQL with sqlfluff (models, macros, tests), the changed Python with
    ruff; mypy when any Python changed.
 3. Production artifacts: the manifest of the base commit, parsed in a git worktree of it and
    cached in ``.ci-cache/manifests/<base sha>/`` (CI keeps that folder between runs).
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import project_rules  # noqa: E402 (a sibling script)
 
 BIN = Path(sys.executable).parent
-SQL_FOLDERS = ("models/", "macros/", "tests/", "analyses/")
+SQL_FOLDERS = ("models/", "macros/", "tests/")
 PROD_SCHEMA, CHANGE_SCHEMA, RAW_SCHEMA = "ci_prod", "ci_change", "ci_raw"
 # one build-state database for both schemas: a source that named each its own would differ
 # between the base's manifest and the change's, and mark every model downstream as modified;
