@@ -50,7 +50,7 @@ _DATE32_MIN, _DATE32_MAX = ((dt.date(y, m, d) - _EPOCH).days for y, m, d in ((19
 
 def engine_parquet_columns(source: FileSource, ignore_extra: bool = False) -> list[str] | None:
     """SQL over the engine's ``file(source.read_path, Parquet)`` giving the contract columns as
-    the same text :func:`read_parquet` + ``as_text`` give, or None when the file must be read
+    the same text ``parquet_input.read_parquet`` + ``load.as_text`` give, or None when the file must be read
     through pyarrow.
 
     The engine reads the file itself (in parallel, without Python), for files (a .parquet.gz once

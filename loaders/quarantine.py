@@ -14,7 +14,8 @@ KEY = ("school_year", "test_id", "student_id")
 
 
 class Quarantine:
-    """The quarantine of one warehouse, filled by SQL over a batch's landed rows."""
+    """The quarantine of one warehouse: rejected lines inserted as they are, duplicates and state
+    conflicts moved there from a batch's landed rows by SQL."""
 
     def __init__(self, tables: RawTables, engine: EmbeddedEngine | None) -> None:
         self.tables = tables
