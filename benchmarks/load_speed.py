@@ -28,7 +28,7 @@ BIN = Path(sys.executable).parent
 FLOOR = """
 import sys, time
 from engine.embedded import open_embedded_client, open_engine_connection
-from loaders.landing import FILE_SETTINGS
+from loaders.fast_path import FILE_SETTINGS
 from loaders.schema import INPUT_COLUMN_NAMES, SCORES_TABLE, raw_table_ddl
 path, directory = sys.argv[1:3]
 client = open_embedded_client(directory)

@@ -146,10 +146,11 @@ def load(
     or (if the file itself is unusable) nothing of it is kept. Loading the same file again changes
     nothing. Exit code 3 means some rows were quarantined.
     """
+    from loaders.discovery import discover
+    from loaders.file_errors import FileError
     from loaders.landing import Landing
     from loaders.load import LoadOptions, LoadResult, load_file
     from loaders.progress import LoadProgress
-    from loaders.readers import FileError, discover
 
     if len(delimiter) != 1:
         raise click.BadParameter("the delimiter is one character", param_hint="--delimiter")
@@ -190,7 +191,7 @@ def _report_results(results: list, settings: Settings, interrupted: int = 0) -> 
     """Every source's outcome, then one summary line; exits 1 if a source failed (or the load was
     interrupted), 3 if rows are in the quarantine: of this load, or of the earlier load of a file
     skipped now."""
-    from loaders.readers import printable
+    from loaders.file_errors import printable
 
     failed = [r for r in results if r.status == "failed"]
     rejected = [r for r in results if r.rows_quarantined or r.earlier_quarantined]

@@ -14,30 +14,23 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loaders.audit import LoadInProgress, PreviousLoad
+from loaders.checksums import checksum
+from loaders.csv_input import read_csv
+from loaders.fast_path import engine_parquet_columns
 from loaders.faults import checkpoint
+from loaders.file_errors import FileError, display_name
 from loaders.generator import GeneratorSpec, generate
-from loaders.landing import Landing, LoadInProgress, PreviousLoad
+from loaders.jsonl_input import read_jsonl
+from loaders.landing import Landing
+from loaders.parquet_input import parquet_rows, read_parquet
 from loaders.progress import LoadProgress
-from loaders.readers import (
-    BytesRead,
-    FileError,
-    FileSource,
-    SourceBatch,
-    check_content,
-    checksum,
-    display_name,
-    engine_parquet_columns,
-    file_state,
-    opened,
-    parquet_rows,
-    read_csv,
-    read_jsonl,
-    read_parquet,
-    unpacked,
-)
 from loaders.reference import load_reference
 from loaders.schema import INPUT_COLUMN_NAMES
 from loaders.school_calendar import retained_from
+from loaders.sniffing import check_content
+from loaders.sources import FileSource, SourceBatch, file_state, opened
+from loaders.streams import BytesRead, unpacked
 from loaders.validation import Rejected, Rules
 
 
@@ -113,8 +106,8 @@ class _Inserter:
             if self.error is not None:
                 continue
             try:
-                self.landing.insert_rows(self.batch_id, as_text(batch))
-                self.landing.quarantine(self.batch_id, self.source, batch.rejected)
+                self.landing.pipeline.insert_rows(self.batch_id, as_text(batch))
+                self.landing.quarantine.add_rejected(self.batch_id, self.source, batch.rejected)
                 checkpoint("after_first_batch")
             except BaseException as ex:  # re-raised in the caller's thread
                 self.error = ex
@@ -163,12 +156,12 @@ def _land(
     """The batch lifecycle around ``land_rows(batch_id) -> rows read`` (see loaders.landing)."""
     started = time.perf_counter()
     if not options.force:
-        previous = landing.previous_load(digest)
+        previous = landing.audit.previous_load(digest)
         if previous is not None:
             return _skipped(name, previous)
     aborted = landing.abort_unfinished(digest)
     try:
-        batch_id = landing.begin(name, digest, size, force=options.force)
+        batch_id = landing.audit.begin(name, digest, size, force=options.force)
     except LoadInProgress as other:
         # another load of the same file went first: wait for it, load only if it did not commit
         waited = _after_concurrent_load(landing, name, other, options.force, started)
@@ -179,15 +172,15 @@ def _land(
         result.message = f"rolled back unfinished earlier load(s): {', '.join(aborted)}. "
     rules = Rules(load_reference(), retained_from(landing.retention_years))
     try:
-        landing.open_pipeline(batch_id, name, rules)
+        landing.pipeline.open(batch_id, name, rules)
         try:
             rows_read = land_rows(batch_id)
         finally:
-            landing.close_pipeline(batch_id)
-        duplicates = landing.quarantine_duplicates(batch_id, name)
-        conflicts = landing.quarantine_state_conflicts(batch_id, name)
+            landing.pipeline.close(batch_id)
+        duplicates = landing.quarantine.duplicates(batch_id, name)
+        conflicts = landing.quarantine.state_conflicts(batch_id, name)
         checkpoint("before_commit")
-        counts = landing.commit(batch_id, rows_read, message=result.message.strip())
+        counts = landing.audit.commit(batch_id, rows_read, message=result.message.strip())
         checkpoint("after_commit")
     except BaseException as ex:
         message = str(ex) if isinstance(ex, FileError) else f"{type(ex).__name__}: {ex}"
@@ -205,7 +198,7 @@ def _land(
     if conflicts:
         result.message += f"{conflicts} row(s) naming a district's other state quarantined. "
     if counts.rows_quarantined:
-        result.rejected_sample = landing.rejected_sample(batch_id, SAMPLE_REJECTS)
+        result.rejected_sample = landing.tables.rejected_sample(batch_id, SAMPLE_REJECTS)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -214,7 +207,9 @@ def _after_concurrent_load(
     landing: Landing, name: str, other: LoadInProgress, force: bool, started: float
 ) -> LoadResult | None:
     """The result once the load that went first is done (None: it did not commit, load again)."""
-    status = "committed" if other.committed else landing.wait_for(other.batch_id, CONCURRENT_WAIT_SECONDS)
+    status = (
+        "committed" if other.committed else landing.audit.wait_for(other.batch_id, CONCURRENT_WAIT_SECONDS)
+    )
     seconds = time.perf_counter() - started
     if status == "committed" and not force:
         message = f"loaded meanwhile by another load of the same file (batch {other.batch_id})"
@@ -266,7 +261,7 @@ def load_file(
         except FileError as ex:
             # refused before its batch began (empty, binary, truncated, not what its name says):
             # the audit records the refusal too, so every load attempt leaves a record
-            batch_id = landing.record_refused(source.name, digest, size, str(ex))
+            batch_id = landing.audit.record_refused(source.name, digest, size, str(ex))
             return LoadResult(
                 source.name, "failed", batch_id, message=str(ex), seconds=time.perf_counter() - started
             )
@@ -306,16 +301,18 @@ def _load_opened(
         return rows
 
     def read_rows(batch_id: str) -> int:
-        if source.format == "parquet" and total_rows is not None and landing.reads_files:
+        if source.format == "parquet" and total_rows is not None and landing.pipeline.reads_files:
             # The embedded engine reads the file itself: in parallel and without Python's casts.
             columns = engine_parquet_columns(source, options.ignore_extra_columns)
             if columns is not None:
                 try:
-                    with landing.watching_insert(batch_id, on_progress):
-                        landing.insert_parquet_file(batch_id, os.path.abspath(source.read_path), columns)
+                    with landing.pipeline.watching_insert(batch_id, on_progress):
+                        landing.pipeline.insert_parquet_file(
+                            batch_id, os.path.abspath(source.read_path), columns
+                        )
                 except Exception:
                     # whatever the engine could not read, pyarrow reads or names (FileError)
-                    landing.discard_rows(batch_id)
+                    landing.tables.delete_rows(batch_id)
                 else:
                     checkpoint("after_first_batch")
                     on_progress(total_rows)

@@ -3,7 +3,7 @@
 A load inserts its rows, as text and with the number of the first check each fails, into a
 per-batch table (ENGINE = Null). Two materialized views route each row: valid rows, typed, to
 ``student_scores``; invalid rows to ``quarantine`` with the column that failed and why (see
-loaders.landing). The same SQL runs on the embedded engine and on a ClickHouse server,
+loaders.pipeline). The same SQL runs on the embedded engine and on a ClickHouse server,
 vectorised and multi-threaded, at millions of rows per second. The checks, in order:
 
 * ids (student, teacher, school, district) present (not only Unicode spaces or invisible
@@ -23,7 +23,7 @@ vectorised and multi-threaded, at millions of rows per second. The checks, in or
   numbers: no leading zeros, at most 4 decimals, which the marts sum exactly), each name once,
   names without quotes or backslashes, at most 4 KiB.
 
-Duplicate keys inside one load are found after landing (loaders.landing).
+Duplicate keys inside one load are found after landing (loaders.quarantine).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from loaders.readers import format_of
+from loaders.discovery import format_of
 from loaders.schema import INPUT_SCHEMA
 
 

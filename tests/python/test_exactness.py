@@ -21,10 +21,10 @@ from conftest import fresh_warehouse
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from loaders.discovery import discover
 from loaders.generator import GeneratorSpec, generate
 from loaders.load import LoadOptions, load_file, load_generated
 from loaders.progress import LoadProgress
-from loaders.readers import discover
 from loaders.reference import load_reference
 from loaders.schema import INPUT_COLUMN_NAMES
 

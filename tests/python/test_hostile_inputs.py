@@ -99,24 +99,24 @@ def test_file_changed_while_loading_is_refused_and_rolled_back(warehouse, tmp_pa
     """The checksum that makes loads idempotent is taken before the rows are read: a file
     rewritten in between must not land under the old content's checksum. Nothing of it stays,
     and the finished file loads afterwards."""
-    from loaders.landing import Landing
+    from loaders.pipeline import Pipeline
 
     path = tmp_path / "growing.csv"
     path.write_text(_csv_text())
-    insert_rows = Landing.insert_rows
+    insert_rows = Pipeline.insert_rows
 
     def append_while_loading(self, batch_id, rows):
         insert_rows(self, batch_id, rows)
         with path.open("a") as handle:  # another process appends to the file meanwhile
             handle.write(_csv_text().splitlines(keepends=True)[1])
 
-    monkeypatch.setattr(Landing, "insert_rows", append_while_loading)
+    monkeypatch.setattr(Pipeline, "insert_rows", append_while_loading)
     code, output = _load(str(path))
     assert code != 0, output
     assert "changed while it was being loaded" in output, output
     assert _counts(warehouse) == (0, 0, 0)
     _no_leftovers(warehouse)
-    monkeypatch.setattr(Landing, "insert_rows", insert_rows)
+    monkeypatch.setattr(Pipeline, "insert_rows", insert_rows)
     code, output = _load(str(path))
     assert code == 3, output  # the appended line repeats row 1: quarantined as a duplicate
     assert _counts(warehouse) == (300, 1, 1)
@@ -166,7 +166,7 @@ def test_csv_row_over_the_block_size_is_refused_naming_where(warehouse, tmp_path
     """A row the CSV reader cannot hold (three of its blocks, CSV_BLOCK_BYTES; a row over two
     blocks is still read, and quarantined as too long): the file is refused, and the message says
     from which row on to look (it named no row)."""
-    from loaders.readers import CSV_BLOCK_BYTES
+    from loaders.csv_input import CSV_BLOCK_BYTES
 
     records = _records()
     records[200]["dimension_scores"] = "x" * (3 * CSV_BLOCK_BYTES)
@@ -393,18 +393,18 @@ def test_non_regular_files_are_refused_without_hanging(tmp_path, monkeypatch):
 def test_a_fifo_swapped_in_after_the_check_cannot_hang_the_open(tmp_path, monkeypatch):
     """Between the check of a file's kind and its open, the path may become a FIFO: the open does
     not wait for a writer, and the descriptor is checked again."""
-    from loaders import readers
+    from loaders import file_errors, sources
 
     regular = tmp_path / "real.csv"
     regular.write_text("x")
     fifo = tmp_path / "swapped.csv"
     os.mkfifo(fifo)
     real_stat = os.stat
-    monkeypatch.setattr(readers.os, "stat", lambda path, *a, **k: real_stat(regular))  # what the check saw
+    monkeypatch.setattr(sources.os, "stat", lambda path, *a, **k: real_stat(regular))  # what the check saw
     with pytest.raises(
-        readers.FileError, match=r"swapped\.csv: is a named pipe \(FIFO\), not a regular file"
+        file_errors.FileError, match=r"swapped\.csv: is a named pipe \(FIFO\), not a regular file"
     ):
-        readers.open_regular(fifo)
+        sources.open_regular(fifo)
 
 
 def _load_measuring_memory(path):
@@ -495,21 +495,21 @@ def test_file_names_that_are_not_utf8_load_and_are_shown_escaped(warehouse, tmp_
 def test_a_file_failing_unexpectedly_does_not_stop_the_others(warehouse, tmp_path, monkeypatch):
     """An unexpected error in one file of a folder stopped the load there, without a word on the
     files committed before. That file is rolled back and reported; the others load, all listed."""
-    from loaders.landing import Landing
+    from loaders.pipeline import Pipeline
 
     folder = tmp_path / "incoming"
     folder.mkdir()
     records = _records()
     for name, part in (("a.csv", records[:100]), ("b.csv", records[100:200]), ("c.csv", records[200:])):
         _write_csv(folder / name, part)
-    insert_rows = Landing.insert_rows
+    insert_rows = Pipeline.insert_rows
 
     def failing_for_b(self, batch_id, rows):
         if rows.column("student_id")[0].as_py() == records[100]["student_id"]:
             raise RuntimeError("the engine went away")
         insert_rows(self, batch_id, rows)
 
-    monkeypatch.setattr(Landing, "insert_rows", failing_for_b)
+    monkeypatch.setattr(Pipeline, "insert_rows", failing_for_b)
     code, output = _load(str(folder))
     assert code == 1, output
     assert "Traceback" not in output
@@ -804,11 +804,12 @@ def test_printed_reasons_escape_control_characters(warehouse, tmp_path):
 
 
 def test_parquet_with_many_tiny_row_groups_loads_at_a_reasonable_speed(warehouse, tmp_path):
-    """3,000 one-row row groups loaded at 214 rows/s: the engine validated each group as its own
-    block. Such a file is read many groups per batch, about as fast as the same rows in one group."""
+    """Thousands of one-row row groups once loaded slowly: the engine validated each group as its
+    own block. Such a file is read many groups per batch, about as fast as the same rows in one
+    group."""
+    from loaders.discovery import discover
     from loaders.load import LoadOptions, load_file
     from loaders.progress import LoadProgress
-    from loaders.readers import discover
 
     rows = pa.Table.from_batches(list(generate(GeneratorSpec(rows=3000, seed=11, school_years=(2025, 2026)))))
     one, tiny = tmp_path / "one.parquet", tmp_path / "tiny.parquet"

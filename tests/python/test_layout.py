@@ -49,3 +49,45 @@ def test_the_packages_import_downwards_only() -> None:
     assert found["endpoint"] >= {"engine", "loaders"}
     assert found["cli"] >= {"loaders", "endpoint", "api"}
     assert found["adapter"] == {"engine"}
+
+
+def _module_imports(path: Path, package: str) -> set[str]:
+    """The modules of ``package`` that a file of it imports (``from package.x import``,
+    ``from package import x``, ``import package.x``), at any depth."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == package:
+                names |= {alias.name for alias in node.names}
+            elif node.module.startswith(package + "."):
+                names.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            names |= {a.name.split(".")[1] for a in node.names if a.name.startswith(package + ".")}
+    return names
+
+
+def _circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of a module graph (its modules, the first repeated at the end), or None."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for imported in sorted(graph.get(module, set())):
+            circle = visit(imported, [*path, module])
+            if circle:
+                return circle
+        done.add(module)
+        return None
+
+    return next((c for m in sorted(graph) if (c := visit(m, [])) is not None), None)
+
+
+def test_the_modules_of_a_package_import_one_another_without_a_circle() -> None:
+    for package in ALLOWED:
+        graph = {path.stem: _module_imports(path, package) for path in (PROJECT_DIR / package).glob("*.py")}
+        circle = _circle(graph)
+        assert circle is None, f"{package}: import circle {' -> '.join(circle)}"
+    assert _circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # the check sees one

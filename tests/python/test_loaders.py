@@ -299,9 +299,9 @@ def test_parquet_read_by_the_engine_lands_what_pyarrow_reading_lands(tmp_path, d
     rows land, the same rows are quarantined with the same reasons and raw rows."""
     from conftest import fresh_warehouse
 
-    from loaders.landing import Landing
+    from loaders.pipeline import Pipeline
 
-    engine_read = Landing.insert_parquet_file
+    engine_read = Pipeline.insert_parquet_file
     engine_reads: list[str] = []
     loading: list[str] = []  # the case under way (the engine reads the file by its descriptor)
 
@@ -309,7 +309,7 @@ def test_parquet_read_by_the_engine_lands_what_pyarrow_reading_lands(tmp_path, d
         engine_reads.append(loading[-1])
         engine_read(self, batch_id, path, columns)
 
-    monkeypatch.setattr(Landing, "insert_parquet_file", spy)
+    monkeypatch.setattr(Pipeline, "insert_parquet_file", spy)
     results = []
     for name, date_type in (("engine", pa.date32()), ("pyarrow", pa.timestamp("ms"))):
         loading.append(name)
@@ -351,9 +351,9 @@ def test_parquet_extra_column_named_row_number_does_not_renumber_rows(warehouse,
 
 def test_parquet_falls_back_to_pyarrow_when_the_engine_cannot_read_it(warehouse, tmp_path, monkeypatch):
     """An engine read that fails part-way: what it landed is discarded and pyarrow reads the file."""
-    from loaders.landing import Landing
+    from loaders.pipeline import Pipeline
 
-    engine_read = Landing.insert_parquet_file
+    engine_read = Pipeline.insert_parquet_file
     calls = []
 
     def failing_read(self, batch_id, path, columns):
@@ -361,7 +361,7 @@ def test_parquet_falls_back_to_pyarrow_when_the_engine_cannot_read_it(warehouse,
         calls.append(path)
         raise RuntimeError("simulated engine read error")
 
-    monkeypatch.setattr(Landing, "insert_parquet_file", failing_read)
+    monkeypatch.setattr(Pipeline, "insert_parquet_file", failing_read)
     path = tmp_path / "scores.parquet"
     pq.write_table(ROWS, path)
     code, output = _load(str(path))
@@ -518,10 +518,10 @@ def test_status_command(warehouse, tmp_path):
 
 def test_parquet_load_read_by_the_engine_reports_progress_while_it_runs(warehouse, tmp_path, monkeypatch):
     """A whole-file insert is one statement: its progress comes from the engine while it runs."""
-    from loaders import landing
+    from loaders import fast_path, insert_progress
+    from loaders.discovery import discover
     from loaders.load import LoadOptions, load_file
     from loaders.progress import LoadProgress
-    from loaders.readers import discover
 
     spec = GeneratorSpec(rows=300_000, seed=5, school_years=(2025, 2026))
     rows = pa.Table.from_batches(list(generate(spec)))
@@ -534,13 +534,13 @@ def test_parquet_load_read_by_the_engine_reports_progress_while_it_runs(warehous
             seen.append(completed)
             super().update(task, completed, rows, elapsed)
 
-    monkeypatch.setattr(landing, "PROGRESS_SECONDS", 0.01)
+    monkeypatch.setattr(insert_progress, "PROGRESS_SECONDS", 0.01)
     # rows are written as they come in blocks of one row group (50k rows), not two big ones at the end
-    small_blocks = landing.FILE_SETTINGS.replace(
+    small_blocks = fast_path.FILE_SETTINGS.replace(
         f"min_insert_block_size_rows = {128 << 10}", "min_insert_block_size_rows = 8192"
     )
-    assert small_blocks != landing.FILE_SETTINGS
-    monkeypatch.setattr(landing, "FILE_SETTINGS", small_blocks)
+    assert small_blocks != fast_path.FILE_SETTINGS
+    monkeypatch.setattr(fast_path, "FILE_SETTINGS", small_blocks)
     result = load_file(warehouse.landing, discover([str(path)])[0], LoadOptions(), Recording(enabled=False))
     assert (result.status, result.rows_landed) == ("loaded", 300_000)
     assert any(0 < done < 300_000 for done in seen), seen

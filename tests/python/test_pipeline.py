@@ -9,10 +9,10 @@ from pathlib import Path
 import oracle
 
 from loaders import status
+from loaders.discovery import discover
 from loaders.generator import GeneratorSpec
 from loaders.load import LoadOptions, load_file, load_generated
 from loaders.progress import LoadProgress
-from loaders.readers import discover
 from loaders.schema import BATCH_COLUMNS, INPUT_COLUMN_NAMES, INPUT_COLUMNS
 
 QUIET = LoadProgress(enabled=False)
