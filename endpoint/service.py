@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from endpoint.access import Access, refuse_reserved_settings
+from endpoint.allowlists import READ_KINDS, FunctionCatalogue
 from endpoint.connections import Connection, Connections, Registry, Role, marker
 from endpoint.engine_access import EngineAccess
 from endpoint.errors import (
@@ -31,7 +33,7 @@ from endpoint.errors import (
     from_engine,
 )
 from endpoint.parsing import InlineInsert, Parser, Statement, escape_parameter, identifier, string_literal
-from endpoint.policy import READ_KINDS, Access, Check, FunctionCatalogue, refuse_reserved_settings
+from endpoint.policy import Check
 from endpoint.scopes import roster_access, row_policies, scope_comment
 from endpoint.users import ROSTER_ROLE, User
 from loaders.roster import ROSTER_TABLE, Entry, entry_of, lookup_sql
