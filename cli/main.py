@@ -6,7 +6,6 @@ Exit codes: 0 success; 1 error (nothing of the failed source was kept); 2 usage 
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from pathlib import Path
@@ -344,45 +343,27 @@ def serve(
     generated next to the data directory on first start. A development and small-team endpoint:
     in production use a ClickHouse server.
     """
-    import dataclasses
-
-    from endpoint.engine_access import READER_LIMITS, WRITER_LIMITS, EngineAccess
-    from endpoint.server import Limits, serve_directory
-    from endpoint.server import serve as start
-    from endpoint.service import Options
-    from endpoint.users import Users, UsersError
+    from endpoint.startup import ServeConfig, start
+    from endpoint.users import UsersError
     from engine.embedded import WarehouseBusyError, WarehouseOpenError
 
     settings = _settings()
     if not settings.embedded:
         raise click.UsageError("serve shares the embedded warehouse; SCORES_TARGET=server needs no endpoint")
-    users_file = serve_directory(settings.chdb_path) / "users.json"
-    generated = not users_file.exists() and not (
-        os.environ.get("SCORES_SERVE_USERS") or os.environ.get("SCORES_SERVE_USERS_FILE")
+    config = ServeConfig(
+        host, port, max_request_mb, allowed_hosts, user_files, reader_timeout, writer_timeout, socket_timeout
     )
     try:
-        users = Users.from_env(users_file)
-        options = Options(databases=(settings.database, settings.raw_database), user_files=user_files)
-        limits = Limits(
-            max_request_bytes=max_request_mb << 20,
-            allowed_hosts=frozenset(allowed_hosts),
-            socket_seconds=socket_timeout,
-            body_seconds=max(socket_timeout, 300.0),
-        )
-        access = EngineAccess(
-            serve_directory(settings.chdb_path),
-            reader=dataclasses.replace(READER_LIMITS, max_execution_time=reader_timeout),
-            writer=dataclasses.replace(WRITER_LIMITS, max_execution_time=writer_timeout),
-        )
-        server = start(str(settings.chdb_path), host, port, users, options, limits, access)
-    except (WarehouseBusyError, WarehouseOpenError) as ex:
-        raise click.ClickException(str(ex)) from None
-    except UsersError as ex:
+        serving = start(settings, config)
+    except (WarehouseBusyError, WarehouseOpenError, UsersError) as ex:
         raise click.ClickException(str(ex)) from None
     except (OSError, ValueError) as ex:
         raise click.ClickException(f"cannot serve on {host}:{port}: {ex}") from None
-    if generated:
-        click.echo(f"generated users (bi: readonly, loader: readwrite) with random passwords in {users_file}")
+    server, users = serving.server, serving.users
+    if serving.generated:
+        click.echo(
+            f"generated users (bi: readonly, loader: readwrite) with random passwords in {serving.users_file}"
+        )
     names = ", ".join(users.names)
     click.echo(f"serving {settings.describe()} on http://{host}:{port} (users: {names}); Ctrl-C stops")
     api = None
