@@ -9,6 +9,10 @@ Users are those of ``scores serve`` (endpoint/users.py): a ``roster`` user reads
 role and scope (loaders/roles.py), ``readonly`` and ``readwrite`` users read as engineers.
 """
 
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
@@ -17,6 +21,17 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel
 
 from api import reports
+from api.schemas import (
+    BuildState,
+    ClassroomReport,
+    Error,
+    MyClassrooms,
+    SchoolGradesReport,
+    SchoolsListing,
+    StateDistrictsReport,
+    StudentsReport,
+    TestsListing,
+)
 from api.service import EngineUnavailableError, ForbiddenError, NotFoundError, Reports, Viewer
 from endpoint.users import ROSTER_ROLE, Users
 from loaders.roles import ENGINEER
@@ -25,137 +40,68 @@ Year = Annotated[int, Path(ge=1900, le=2200, description="School year, named by 
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="An id as the scores carry it")]
 
 
-class Error(BaseModel):
-    detail: str
+PATH_PARAMETER = re.compile(r"{(\w+)}")
 
 
-class ClassroomRow(BaseModel):
-    teacher_id: str
-    teacher_name: str
-    test_id: str
-    subject: str
-    is_suppressed: int
-    suppression_label: str
-    student_count: int | None
-    avg_score: float | None
-    median_score: float | None
-    excellent_count: int | None
-    good_count: int | None
-    fair_count: int | None
-    needs_improvement_count: int | None
+@dataclass(frozen=True)
+class KeyedRoute:
+    """A report answered by its key: the path's parameters, in order."""
+
+    name: str  # the route's function name (the OpenAPI operation id is made from it)
+    report: str
+    path: str
+    model: type[BaseModel]
+    summary: str
 
 
-class SchoolGradeRow(BaseModel):
-    grade: int
-    subject: str
-    is_suppressed: int
-    suppression_label: str
-    student_count: int | None
-    avg_score: float | None
-    median_score: float | None
-    score_stddev: float | None
-
-
-class DistrictRow(BaseModel):
-    district_id: str
-    district_name: str
-    test_id: str
-    subject: str
-    is_suppressed: int
-    suppression_label: str
-    total_students: int | None
-    district_avg_score: float | None
-    district_median_score: float | None
-
-
-class StudentRow(BaseModel):
-    student_id: str
-    overall_score: int
-    performance_level: int
-    dimension_scores: str
-    classroom_avg_score: float | None
-    school_grade_avg_score: float | None
-    district_grade_avg_score: float | None
-
-
-class TestRow(BaseModel):
-    test_id: str
-    subject: str
-    classrooms: int
-
-
-class SchoolRow(BaseModel):
-    school_id: str
-    school_name: str
-
-
-class MyClassroomRow(BaseModel):
-    school_year: int
-    teacher_id: str
-    test_id: str
-    subject: str
-    school_id: str
-    district_id: str
-
-
-class ClassroomReport(BaseModel):
-    build: str
-    school_year: int
-    teacher_id: str
-    test_id: str
-    rows: list[ClassroomRow]
-
-
-class StudentsReport(BaseModel):
-    build: str
-    school_year: int
-    teacher_id: str
-    test_id: str
-    rows: list[StudentRow]
-
-
-class SchoolGradesReport(BaseModel):
-    build: str
-    school_year: int
-    school_id: str
-    test_id: str
-    rows: list[SchoolGradeRow]
-
-
-class StateDistrictsReport(BaseModel):
-    build: str
-    school_year: int
-    state_id: str
-    rows: list[DistrictRow]
-
-
-class TestsListing(BaseModel):
-    build: str
-    school_year: int
-    rows: list[TestRow]
-
-
-class SchoolsListing(BaseModel):
-    build: str
-    school_year: int
-    district_id: str
-    rows: list[SchoolRow]
-
-
-class MyClassrooms(BaseModel):
-    build: str
-    teachers: list[str]
-    schools: list[str]
-    districts: list[str]
-    rows: list[MyClassroomRow]
-
-
-class BuildState(BaseModel):
-    build: str
-    changing: bool
-    answers: int
-    bytes: int
-
+REPORT_ROUTES = (
+    KeyedRoute(
+        "classroom",
+        reports.CLASSROOM,
+        "/v1/classrooms/{school_year}/{teacher_id}/{test_id}",
+        ClassroomReport,
+        "The classroom report of a teacher on a test (the design's Query 1)",
+    ),
+    KeyedRoute(
+        "students",
+        reports.STUDENTS,
+        "/v1/classrooms/{school_year}/{teacher_id}/{test_id}/students",
+        StudentsReport,
+        "A classroom's students, each beside the classroom, school-grade and district-grade "
+        "averages (Query 4)",
+    ),
+    KeyedRoute(
+        "school_grades",
+        reports.SCHOOL_GRADES,
+        "/v1/schools/{school_year}/{school_id}/{test_id}/grades",
+        SchoolGradesReport,
+        "A school by grade on a test (Query 2)",
+    ),
+    KeyedRoute(
+        "state_districts",
+        reports.STATE_DISTRICTS,
+        "/v1/states/{school_year}/{state_id}/districts",
+        StateDistrictsReport,
+        "The districts of a state, best average first (Query 3)",
+    ),
+)
+# listed after /v1/me/classrooms in the OpenAPI document
+LISTING_ROUTES = (
+    KeyedRoute(
+        "tests",
+        reports.TESTS,
+        "/v1/school-years/{school_year}/tests",
+        TestsListing,
+        "The tests of a school year",
+    ),
+    KeyedRoute(
+        "district_schools",
+        reports.DISTRICT_SCHOOLS,
+        "/v1/districts/{school_year}/{district_id}/schools",
+        SchoolsListing,
+        "The schools of a district",
+    ),
+)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "no or wrong credentials"},
@@ -215,63 +161,37 @@ def create_app(service: Reports, users: Users) -> FastAPI:
         answers, size = generation.size
         return BuildState(build=generation.build, changing=service.changing, answers=answers, bytes=size)
 
-    @app.get(
-        "/v1/classrooms/{school_year}/{teacher_id}/{test_id}",
-        response_model=ClassroomReport,
-        responses=ERRORS,
-        summary="The classroom report of a teacher on a test (the design's Query 1)",
-    )
-    def classroom(school_year: Year, teacher_id: Id, test_id: Id, who: Who) -> Response:
-        return reply(service.answer(who, reports.CLASSROOM, (school_year, teacher_id, test_id)))
+    def answer(who: Viewer, report: str, *key: int | str) -> Response:
+        return reply(service.answer(who, report, key))
 
-    @app.get(
-        "/v1/classrooms/{school_year}/{teacher_id}/{test_id}/students",
-        response_model=StudentsReport,
-        responses=ERRORS,
-        summary="A classroom's students, each beside the classroom, school-grade and district-grade "
-        "averages (Query 4)",
-    )
-    def students(school_year: Year, teacher_id: Id, test_id: Id, who: Who) -> Response:
-        return reply(service.answer(who, reports.STUDENTS, (school_year, teacher_id, test_id)))
+    def add(routes: tuple[KeyedRoute, ...]) -> None:
+        for route in routes:
+            get = app.get(route.path, response_model=route.model, responses=ERRORS, summary=route.summary)
+            get(_keyed_endpoint(route, Who, answer))
 
-    @app.get(
-        "/v1/schools/{school_year}/{school_id}/{test_id}/grades",
-        response_model=SchoolGradesReport,
-        responses=ERRORS,
-        summary="A school by grade on a test (Query 2)",
-    )
-    def school_grades(school_year: Year, school_id: Id, test_id: Id, who: Who) -> Response:
-        return reply(service.answer(who, reports.SCHOOL_GRADES, (school_year, school_id, test_id)))
-
-    @app.get(
-        "/v1/states/{school_year}/{state_id}/districts",
-        response_model=StateDistrictsReport,
-        responses=ERRORS,
-        summary="The districts of a state, best average first (Query 3)",
-    )
-    def state_districts(school_year: Year, state_id: Id, who: Who) -> Response:
-        return reply(service.answer(who, reports.STATE_DISTRICTS, (school_year, state_id)))
+    add(REPORT_ROUTES)
 
     @app.get("/v1/me/classrooms", response_model=MyClassrooms, responses=ERRORS, summary="My classrooms")
     def my_classrooms(who: Who) -> Response:
         return reply(service.my_classrooms(who))
 
-    @app.get(
-        "/v1/school-years/{school_year}/tests",
-        response_model=TestsListing,
-        responses=ERRORS,
-        summary="The tests of a school year",
-    )
-    def tests(school_year: Year, who: Who) -> Response:
-        return reply(service.answer(who, reports.TESTS, (school_year,)))
-
-    @app.get(
-        "/v1/districts/{school_year}/{district_id}/schools",
-        response_model=SchoolsListing,
-        responses=ERRORS,
-        summary="The schools of a district",
-    )
-    def district_schools(school_year: Year, district_id: Id, who: Who) -> Response:
-        return reply(service.answer(who, reports.DISTRICT_SCHOOLS, (school_year, district_id)))
-
+    add(LISTING_ROUTES)
     return app
+
+
+def _keyed_endpoint(route: KeyedRoute, who: Any, answer: Callable[..., Response]) -> Callable[..., Response]:
+    """The route's function: its path parameters (validated as Year or Id) and the viewer, as
+    FastAPI reads them from its signature; it answers the report of that key."""
+    names = PATH_PARAMETER.findall(route.path)
+
+    def endpoint(**arguments: Any) -> Response:
+        return answer(arguments["who"], route.report, *(arguments[name] for name in names))
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        inspect.Parameter(name, keyword, annotation=Year if name == "school_year" else Id) for name in names
+    ]
+    parameters.append(inspect.Parameter("who", keyword, annotation=who))
+    endpoint.__name__ = route.name
+    endpoint.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
+    return endpoint

@@ -6,14 +6,16 @@ Exit codes: 0 success; 1 error (nothing of the failed source was kept); 2 usage 
 
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 from clickhouse_connect.driver.client import Client
 
+from cli import options
 from loaders.config import Settings
 
 EXIT_REJECTED_ROWS = 3
@@ -37,6 +39,21 @@ def _connect(settings: Settings) -> Client:
         raise click.ClickException(f"cannot open the warehouse ({settings.describe()}): {ex}") from None
 
 
+def _open() -> tuple[Settings, Client]:
+    """The warehouse's settings and a client of it."""
+    settings = _settings()
+    return settings, _connect(settings)
+
+
+@contextlib.contextmanager
+def _reported(*errors: type[Exception]) -> Iterator[None]:
+    """Errors the user can act on: their message, exit code 1, no traceback."""
+    try:
+        yield
+    except errors as ex:
+        raise click.ClickException(str(ex)) from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
     """Land student test scores in the ClickHouse warehouse (embedded chDB by default).
@@ -46,27 +63,14 @@ def cli() -> None:
     """
 
 
-def _years(value: str) -> tuple[int, ...]:
-    try:
-        years = tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter("school years are numbers, e.g. 2024,2025,2026") from None
-    if not years:
-        raise click.BadParameter("give at least one school year")
-    return years
-
-
 @cli.command()
-@click.option(
-    "--rows", type=click.IntRange(min=1), default=100_000, show_default=True, help="Rows to generate."
-)
+@options.number("--rows", 100_000, 1, "Rows to generate.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same rows).")
-@click.option(
+@options.number(
     "--skip",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Leave out the first SKIP rows (--rows 1010000 --skip 1000000: the 10,000 rows after a 1M load).",
+    0,
+    0,
+    "Leave out the first SKIP rows (--rows 1010000 --skip 1000000: the 10,000 rows after a 1M load).",
 )
 @click.option(
     "--school-years",
@@ -80,15 +84,9 @@ def _years(value: str) -> tuple[int, ...]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a file (.csv, .parquet, .jsonl, optionally .gz) instead of loading.",
 )
-@click.option(
-    "--batch-rows",
-    type=click.IntRange(min=1000),
-    default=500_000,
-    show_default=True,
-    help="Rows per batch (bounds memory).",
-)
-@click.option("--force", is_flag=True, help="Load even if the same generated data was loaded before.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@options.number("--batch-rows", 500_000, 1000, "Rows per batch (bounds memory).")
+@options.force("Load even if the same generated data was loaded before.")
+@options.quiet
 def generate(
     rows: int, seed: int, skip: int, years: str, out: Path | None, batch_rows: int, force: bool, quiet: bool
 ) -> None:
@@ -98,21 +96,18 @@ def generate(
 
     if skip >= rows:
         raise click.BadParameter("--skip must be less than --rows", param_hint="--skip")
-    spec = GeneratorSpec(rows=rows, seed=seed, school_years=_years(years), skip=skip)
+    spec = GeneratorSpec(rows=rows, seed=seed, school_years=options.school_years(years), skip=skip)
     if out is not None:
         from loaders.writers import write_batches
 
         written = write_batches(generate_batches(spec, batch_rows), out)
         click.echo(f"wrote {written:,} rows to {out}")
         return
-    from loaders.landing import Landing
-    from loaders.load import LoadOptions, load_generated
+    from loaders.load import LoadOptions, load_generated, open_landing
     from loaders.progress import LoadProgress
 
-    settings = _settings()
-    client = _connect(settings)
-    landing = Landing(client, settings.raw_database, settings.retention_years, settings.engine_path)
-    landing.ensure_schema()
+    settings, client = _open()
+    landing = open_landing(client, settings)
     with LoadProgress(enabled=not quiet) as progress:
         result = load_generated(landing, spec, progress, LoadOptions(force=force), batch_rows)
     _report_results([result], settings)
@@ -130,8 +125,8 @@ def generate(
 @click.option(
     "--ignore-extra-columns", is_flag=True, help="Load files that have columns beyond the contract."
 )
-@click.option("--force", is_flag=True, help="Load files even if their exact content was loaded before.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@options.force("Load files even if their exact content was loaded before.")
+@options.quiet
 def load(
     paths: tuple[str, ...],
     file_format: str | None,
@@ -148,21 +143,16 @@ def load(
     """
     from loaders.discovery import discover
     from loaders.file_errors import FileError
-    from loaders.landing import Landing
-    from loaders.load import LoadOptions, LoadResult, load_file
+    from loaders.load import LoadOptions, LoadResult, load_files, open_landing
     from loaders.progress import LoadProgress
 
     if len(delimiter) != 1:
         raise click.BadParameter("the delimiter is one character", param_hint="--delimiter")
-    try:
+    with _reported(FileError):
         sources = discover(list(paths), file_format)
-    except FileError as ex:
-        raise click.ClickException(str(ex)) from None
-    settings = _settings()
-    client = _connect(settings)
-    landing = Landing(client, settings.raw_database, settings.retention_years, settings.engine_path)
-    landing.ensure_schema()
-    options = LoadOptions(
+    settings, client = _open()
+    landing = open_landing(client, settings)
+    load_options = LoadOptions(
         delimiter=delimiter,
         ignore_extra_columns=ignore_extra_columns,
         force=force,
@@ -171,17 +161,7 @@ def load(
     results: list[LoadResult] = []
     try:
         with LoadProgress(enabled=not quiet) as progress:
-            for source in sources:
-                try:
-                    results.append(load_file(landing, source, options, progress))
-                except Exception as ex:
-                    # One file's unexpected failure (its batch rolled back) must not stop the
-                    # others, nor hide the files committed before it.
-                    first = (str(ex).strip().splitlines() or [""])[0][:300]
-                    message = f"{source.name}: not loaded, unexpected error ({type(ex).__name__}: {first})"
-                    results.append(
-                        LoadResult(source.name, "failed", message=message + "; nothing of it was kept")
-                    )
+            results.extend(load_files(landing, sources, load_options, progress))
     except KeyboardInterrupt:
         _report_results(results, settings, interrupted=len(sources) - len(results))
     _report_results(results, settings)
@@ -191,44 +171,16 @@ def _report_results(results: list, settings: Settings, interrupted: int = 0) -> 
     """Every source's outcome, then one summary line; exits 1 if a source failed (or the load was
     interrupted), 3 if rows are in the quarantine: of this load, or of the earlier load of a file
     skipped now."""
-    from loaders.file_errors import printable
+    from loaders.outcomes import outcome_lines
 
-    failed = [r for r in results if r.status == "failed"]
-    rejected = [r for r in results if r.rows_quarantined or r.earlier_quarantined]
-    for r in results:
-        if r.status == "skipped":
-            click.echo(printable(f"skipped {r.source}: {r.message}"))
-        elif r.status == "failed":
-            click.echo(click.style("error: ", fg="red", bold=True) + printable(r.message), err=True)
-        else:
-            speed = f"{r.rows_per_second:,.0f} rows/s" if r.seconds else ""
-            click.echo(
-                f"loaded {r.source}: {r.rows_read:,} rows read, {r.rows_landed:,} landed, "
-                f"{r.rows_quarantined:,} quarantined in {r.seconds:.1f}s ({speed}); batch {r.batch_id}"
-            )
-            if r.message:
-                click.echo(printable(f"  note: {r.message.strip()}"))
-            for row, column, reason in r.rejected_sample:
-                where = f"row {row}" + (f", column {column}" if column else "")
-                click.echo(printable(f"  rejected {r.source}, {where}: {reason}"), err=True)
-            if r.rows_quarantined > len(r.rejected_sample):
-                click.echo(
-                    f"  ... {r.rows_quarantined - len(r.rejected_sample):,} more in "
-                    f"{settings.raw_database}.quarantine (batch {r.batch_id})",
-                    err=True,
-                )
-    if len(results) > 1 or interrupted:
-        landed = sum(r.rows_landed for r in results)
-        ok = len(results) - len(failed)
-        click.echo(f"{len(results)} sources: {ok} ok, {len(failed)} failed; {landed:,} rows landed")
+    for line in outcome_lines(results, settings.raw_database, interrupted):
+        prefix = click.style("error: ", fg="red", bold=True) if line.failure else ""
+        click.echo(prefix + line.text, err=line.to_stderr)
     if interrupted:
-        click.echo(
-            f"interrupted: {interrupted} source(s) not loaded (the one under way rolled back)", err=True
-        )
         sys.exit(130)
-    if failed:
+    if any(r.status == "failed" for r in results):
         sys.exit(1)
-    if rejected:
+    if any(r.rows_quarantined or r.earlier_quarantined for r in results):
         sys.exit(EXIT_REJECTED_ROWS)
 
 
@@ -243,8 +195,7 @@ def _report_results(results: list, settings: Settings, interrupted: int = 0) -> 
 )
 def query(sql: str, output_format: str) -> None:
     """Run one SQL statement on the warehouse and print the result."""
-    settings = _settings()
-    client = _connect(settings)
+    client = _connect(_settings())
     try:
         result = client.raw_query(sql, fmt=output_format)
     except Exception as ex:
@@ -257,24 +208,20 @@ def status() -> None:
     """Tables (rows, size on disk, compression), loads and how far behind the models are."""
     from loaders.status import render_status
 
-    settings = _settings()
-    client = _connect(settings)
+    settings, client = _open()
     click.echo(render_status(client, settings))
 
 
 @cli.command()
 @click.option("--school-year", type=int, help="School year (default: the latest).")
-@click.option("--limit", type=click.IntRange(min=1), default=15, show_default=True)
+@options.number("--limit", 15, 1)
 def report(school_year: int | None, limit: int) -> None:
     """Print a classroom report from the marts (run dbt build first)."""
     from loaders.report import classroom_report
 
-    settings = _settings()
-    client = _connect(settings)
-    try:
+    settings, client = _open()
+    with _reported(LookupError):
         click.echo(classroom_report(client, settings.database, school_year, limit))
-    except LookupError as ex:
-        raise click.ClickException(str(ex)) from None
 
 
 @cli.command()
@@ -282,12 +229,11 @@ def report(school_year: int | None, limit: int) -> None:
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface)."
 )
 @click.option("--port", type=int, default=8123, show_default=True)
-@click.option(
+@options.number(
     "--max-request-mb",
-    type=click.IntRange(min=1),
-    default=1024,
-    show_default=True,
-    help="Largest request body of a read-write user (INSERT data), after decompression.",
+    1024,
+    1,
+    "Largest request body of a read-write user (INSERT data), after decompression.",
 )
 @click.option(
     "--allowed-host",
@@ -300,20 +246,8 @@ def report(school_year: int | None, limit: int) -> None:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Directory whose files read-write users may read with file() (none by default).",
 )
-@click.option(
-    "--reader-timeout",
-    type=click.IntRange(min=1),
-    default=60,
-    show_default=True,
-    help="Longest query of a read-only user, in seconds (they cannot raise it).",
-)
-@click.option(
-    "--writer-timeout",
-    type=click.IntRange(min=1),
-    default=3600,
-    show_default=True,
-    help="Longest query of a read-write user, in seconds (they cannot raise it).",
-)
+@options.query_timeout("reader", "read-only", 60)
+@options.query_timeout("writer", "read-write", 3600)
 @click.option(
     "--api-port",
     type=click.IntRange(min=1, max=65535),
@@ -345,45 +279,27 @@ def serve(
     generated next to the data directory on first start. A development and small-team endpoint:
     in production use a ClickHouse server.
     """
-    import dataclasses
-
-    from endpoint.engine_access import READER_LIMITS, WRITER_LIMITS, EngineAccess
-    from endpoint.server import Limits, serve_directory
-    from endpoint.server import serve as start
-    from endpoint.service import Options
-    from endpoint.users import Users, UsersError
+    from endpoint.startup import ServeConfig, start
+    from endpoint.users import UsersError
     from engine.embedded import WarehouseBusyError, WarehouseOpenError
 
     settings = _settings()
     if not settings.embedded:
         raise click.UsageError("serve shares the embedded warehouse; SCORES_TARGET=server needs no endpoint")
-    users_file = serve_directory(settings.chdb_path) / "users.json"
-    generated = not users_file.exists() and not (
-        os.environ.get("SCORES_SERVE_USERS") or os.environ.get("SCORES_SERVE_USERS_FILE")
+    config = ServeConfig(
+        host, port, max_request_mb, allowed_hosts, user_files, reader_timeout, writer_timeout, socket_timeout
     )
     try:
-        users = Users.from_env(users_file)
-        options = Options(databases=(settings.database, settings.raw_database), user_files=user_files)
-        limits = Limits(
-            max_request_bytes=max_request_mb << 20,
-            allowed_hosts=frozenset(allowed_hosts),
-            socket_seconds=socket_timeout,
-            body_seconds=max(socket_timeout, 300.0),
-        )
-        access = EngineAccess(
-            serve_directory(settings.chdb_path),
-            reader=dataclasses.replace(READER_LIMITS, max_execution_time=reader_timeout),
-            writer=dataclasses.replace(WRITER_LIMITS, max_execution_time=writer_timeout),
-        )
-        server = start(str(settings.chdb_path), host, port, users, options, limits, access)
-    except (WarehouseBusyError, WarehouseOpenError) as ex:
-        raise click.ClickException(str(ex)) from None
-    except UsersError as ex:
+        serving = start(settings, config)
+    except (WarehouseBusyError, WarehouseOpenError, UsersError) as ex:
         raise click.ClickException(str(ex)) from None
     except (OSError, ValueError) as ex:
         raise click.ClickException(f"cannot serve on {host}:{port}: {ex}") from None
-    if generated:
-        click.echo(f"generated users (bi: readonly, loader: readwrite) with random passwords in {users_file}")
+    server, users = serving.server, serving.users
+    if serving.generated:
+        click.echo(
+            f"generated users (bi: readonly, loader: readwrite) with random passwords in {serving.users_file}"
+        )
     names = ", ".join(users.names)
     click.echo(f"serving {settings.describe()} on http://{host}:{port} (users: {names}); Ctrl-C stops")
     api = None
@@ -429,12 +345,9 @@ def roster_load(path: Path) -> None:
     """Replace the roster with PATH's (checked whole first: nothing of a bad file is applied)."""
     from loaders.roster import RosterError, load_file
 
-    settings = _settings()
-    client = _connect(settings)
-    try:
+    settings, client = _open()
+    with _reported(RosterError):
         entries = load_file(client, settings.raw_database, path)
-    except RosterError as ex:
-        raise click.ClickException(str(ex)) from None
     roles = sorted({e.role for e in entries})
     counts = ", ".join(f"{sum(e.role == r for e in entries)} {r}" for r in roles)
     click.echo(f"roster from {path}: {len(entries)} users ({counts or 'none'})")
@@ -455,8 +368,7 @@ def roster_show(as_json: bool) -> None:
     from loaders.roster import as_json as roster_json
     from loaders.roster import read
 
-    settings = _settings()
-    client = _connect(settings)
+    settings, client = _open()
     entries = read(client, settings.raw_database)
     if as_json:
         click.echo(json.dumps(roster_json(entries, [*SCOPED_OBJECTS, *REFERENCE_TABLES]), indent=2))
@@ -478,15 +390,12 @@ def roster_sql(cluster: str | None, users_file: Path) -> None:
     from endpoint.users import Users, UsersError
     from loaders.roster import RosterError, read, render_access_sql
 
-    settings = _settings()
-    client = _connect(settings)
-    try:
+    settings, client = _open()
+    with _reported(RosterError, UsersError):
         hashes = Users.from_file(users_file).password_hashes()
         statements = render_access_sql(
             read(client, settings.raw_database), settings.database, settings.raw_database, hashes, cluster
         )
-    except (RosterError, UsersError) as ex:
-        raise click.ClickException(str(ex)) from None
     for statement in statements:
         click.echo(statement + ";")
 

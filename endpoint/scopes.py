@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import functools
 
+from endpoint.access import Access
 from endpoint.engine_access import SCOPE_PREFIX
-from endpoint.policy import Access
 from loaders.roles import ENGINEER, SCOPE_COLUMNS, SCOPED_OBJECTS, STATE, readable
 from loaders.roster import Entry
 

@@ -1,8 +1,10 @@
 """``scores serve``: ClickHouse's HTTP interface over the embedded engine.
 
 One process owns the chDB directory and every client (clickhouse-connect, dbt-clickhouse with
-driver http, Superset) talks HTTP to it. This module is the HTTP layer: framing, authentication,
-request limits, response headers. What a request may run, and how it runs, is endpoint/service.py.
+driver http, Superset) talks HTTP to it. This module is the HTTP layer: the verbs, authentication,
+request limits, errors; a request's parameters and statement are read by endpoint/request.py, its
+Host and Origin checked by endpoint/origin.py, its answer framed by endpoint/answer.py. What a
+request may run, and how it runs, is endpoint/service.py; endpoint/startup.py starts the server.
 
 Implemented part of the ClickHouse HTTP interface:
 * ``GET /ping`` -> ``Ok.`` (no credentials needed, like ClickHouse);
@@ -27,80 +29,30 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import gzip
-import ipaddress
-import json
 import logging
-import os
 import threading
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
+from endpoint.answer import http_answer
 from endpoint.bodies import Body, read_body
-from endpoint.engine_access import EngineAccess
 from endpoint.errors import (
     AUTHENTICATION_FAILED,
     BAD_ARGUMENTS,
     INTERNAL,
-    SYNTAX_ERROR,
     TOO_MANY_SIMULTANEOUS_QUERIES,
     QueryError,
 )
-from endpoint.service import Endpoint, Options, Request
+from endpoint.origin import check_origin
+from endpoint.request import request_of, safe_id
+from endpoint.service import Endpoint
 from endpoint.users import User, Users
 
 log = logging.getLogger("scores.serve")
-
-# URL parameters that are part of the protocol, not ClickHouse settings
-PROTOCOL_PARAMS = frozenset(
-    {
-        "query",
-        "database",
-        "default_format",
-        "query_id",
-        "session_id",
-        "session_timeout",
-        "session_check",
-        "user",
-        "password",
-        "compress",
-        "decompress",
-        "enable_http_compression",
-        "wait_end_of_query",
-        "buffer_size",
-        "quota_key",
-        "client_protocol_version",
-        "send_progress_in_http_headers",
-        "http_headers_progress_interval_ms",
-        "cancel_http_readonly_queries_on_client_close",
-        "http_response_buffer_size",
-        "http_write_exception_in_output_format",
-        "role",
-        "extremes",
-        "http_wait_end_of_query",
-        "http_native_compression_disable_checksumming_on_decompress",
-    }
-)
-MAX_ID = 128
-MAX_SESSION_TIMEOUT = 3600.0
-
-
-def _safe_id(value: str, what: str) -> str:
-    """Query and session ids: printable ASCII without spaces, at most 128 characters (they go into
-    response headers and query comments)."""
-    if (
-        not value
-        or len(value) > MAX_ID
-        or not all(c.isascii() and (c.isalnum() or c in "-_.:") for c in value)
-    ):
-        raise QueryError(BAD_ARGUMENTS, f"invalid {what}: use up to {MAX_ID} letters, digits and -_.:")
-    return value
 
 
 @dataclass
@@ -180,16 +132,26 @@ class Handler(BaseHTTPRequestHandler):
         query_id = ""
         body: Body | None = None
         try:
-            self._check_origin()
+            check_origin(self.headers, self.server.allowed_hosts)
             query_id = (
-                _safe_id(params["query_id"], "query_id") if params.get("query_id") else str(uuid.uuid4())
+                safe_id(params["query_id"], "query_id") if params.get("query_id") else str(uuid.uuid4())
             )
             user = self._authenticate(params)
             limit = (
                 self.server.limits.max_request_bytes if user.writes else self.server.limits.max_query_bytes
             )
             body = read_body(self.rfile, self.headers, limit, self.server.limits.body_seconds)  # type: ignore[arg-type]
-            request = self._request(params, user, query_id, body, read_only)
+            request = request_of(
+                params,
+                user,
+                query_id,
+                body,
+                read_only,
+                self.connection,
+                self.server.endpoint.parser,
+                self.server.limits.max_query_bytes,
+                self.server.session_timeout,
+            )
             answer = self.server.endpoint.run(request)
         except QueryError as ex:
             self._error(ex, query_id)
@@ -201,116 +163,8 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             if body is not None:
                 body.close()
-        headers = {
-            "Content-Type": "text/plain; charset=UTF-8"
-            if answer.format.startswith(("TabSeparated", "TSV", "CSV", "Pretty"))
-            else "application/octet-stream",
-            "X-ClickHouse-Format": answer.format,
-            "X-ClickHouse-Query-Id": query_id,
-            "X-ClickHouse-Summary": json.dumps(answer.summary),
-        }
-        output = answer.output
-        if params.get("enable_http_compression") in ("1", "true"):
-            output, encoding = _compress(output, self.headers.get("Accept-Encoding", ""))
-            if encoding:
-                headers["Content-Encoding"] = encoding
+        output, headers = http_answer(answer, query_id, params, self.headers.get("Accept-Encoding", ""))
         self._send(HTTPStatus.OK, output, headers)
-
-    def _request(
-        self, params: dict[str, str], user: User, query_id: str, body: Body, read_only: bool
-    ) -> Request:
-        settings = {
-            k: v for k, v in params.items() if k not in PROTOCOL_PARAMS and not k.startswith("param_")
-        }
-        bindings = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
-        session_id = _safe_id(params["session_id"], "session_id") if params.get("session_id") else None
-        try:
-            timeout = float(params.get("session_timeout") or self.server.session_timeout)
-        except ValueError:
-            raise QueryError(BAD_ARGUMENTS, "session_timeout must be a number of seconds") from None
-        if not 0 < timeout <= MAX_SESSION_TIMEOUT:
-            raise QueryError(
-                BAD_ARGUMENTS, f"session_timeout must be between 0 and {MAX_SESSION_TIMEOUT:.0f} s"
-            )
-        request = Request(
-            user,
-            query_id,
-            params,
-            settings,
-            bindings,
-            session_id=session_id,
-            session_timeout=timeout,
-            read_only=read_only,
-            client=self.connection,
-        )
-        self._split(request, params.get("query", ""), body)
-        return request
-
-    def _split(self, request: Request, query: str, body: Body) -> None:
-        """The statement of a request, and the INSERT data that follows it if it has some: in the
-        body after a query in the URL, or after the statement in the body. A statement is parsed
-        first; only an INSERT is looked at with the lexer to find where its data starts."""
-        parser = self.server.endpoint.parser
-        if query:
-            if self._takes_data(query):
-                inline = parser.inline_insert((query + "\n").encode())
-                if inline is not None:
-                    request.insert = inline
-                    request.data = [(query + "\n").encode()[inline.data_offset :], (body, 0)]
-                    return
-            text = query + ("\n" + _text(body.read()) if body.size else "")
-        else:
-            limit = self.server.limits.max_query_bytes
-            raw = body.read(0, limit + 1) if body.size <= limit else b""
-            try:
-                text = raw.decode() if raw else ""
-            except UnicodeDecodeError:
-                text = ""
-            # a body that is too long for a query, or not text, can only be an INSERT with its data
-            if not text or self._takes_data(text):
-                inline = parser.inline_insert(body.read(0, 1 << 20)) if body.size else None
-                if inline is not None:
-                    request.insert = inline
-                    request.data = [(body, inline.data_offset)]
-                    return
-                if body.size > limit:
-                    raise QueryError(
-                        BAD_ARGUMENTS,
-                        f"a query of {body.size} bytes is longer than max_query_bytes ({limit}); "
-                        "send INSERT data after the INSERT",
-                    )
-                text = _text(raw)
-        if not text.strip():
-            raise QueryError(SYNTAX_ERROR, "Empty query")
-        request.sql = text
-
-    def _takes_data(self, sql: str) -> bool:
-        """Whether ``sql`` is an INSERT whose data comes after it (VALUES or FORMAT), not from a
-        SELECT. Text that does not parse is not (the caller reports its error as a statement)."""
-        try:
-            statement = self.server.endpoint.parser.parse(sql)
-        except QueryError:
-            return False
-        if statement.kind != "InsertQuery":
-            return False
-        return statement.ast is None or ("select" not in statement.ast and "infile" not in statement.ast)
-
-    def _check_origin(self) -> None:
-        allowed = self.server.allowed_hosts
-        host = self.headers.get("Host")
-        if host is not None and not _host_allowed(host, allowed):
-            raise QueryError(
-                BAD_ARGUMENTS,
-                "the Host header does not name this server (add it with --allowed-host)",
-                HTTPStatus.MISDIRECTED_REQUEST,
-            )
-        origin = self.headers.get("Origin")
-        if origin is not None and origin != "null":
-            origin_host = urlparse(origin).netloc
-            if not origin_host or not _host_allowed(origin_host, allowed):
-                raise QueryError(BAD_ARGUMENTS, "cross-origin requests are not allowed", HTTPStatus.FORBIDDEN)
-        elif origin == "null":
-            raise QueryError(BAD_ARGUMENTS, "cross-origin requests are not allowed", HTTPStatus.FORBIDDEN)
 
     def _authenticate(self, params: dict[str, str]) -> User:
         name = self.headers.get("X-ClickHouse-User") or params.get("user")
@@ -367,41 +221,6 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def _text(data: bytes) -> str:
-    try:
-        return data.decode()
-    except UnicodeDecodeError as ex:
-        raise QueryError(BAD_ARGUMENTS, f"the query is not valid UTF-8 (byte {ex.start})") from None
-
-
-def _host_allowed(host: str, allowed: frozenset[str]) -> bool:
-    """A Host (or Origin host) names this server: an IP address, or a configured name."""
-    name = host.strip().lower()
-    if name.startswith("["):
-        name = name[1 : name.find("]")] if "]" in name else name
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    try:
-        ipaddress.ip_address(name)
-        return True  # DNS rebinding needs a name; an address is what the client connected to
-    except ValueError:
-        return name in allowed
-
-
-def _compress(body: bytes, accept: str) -> tuple[bytes, str | None]:
-    offered = [part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()]
-    for encoding in offered:
-        if encoding == "lz4":
-            import lz4.frame
-
-            return bytes(lz4.frame.compress(body)), "lz4"
-        if encoding == "gzip":
-            return gzip.compress(body, compresslevel=3), "gzip"
-        if encoding == "deflate":
-            return zlib.compress(body, 3), "deflate"
-    return body, None
-
-
 class EndpointServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -443,34 +262,3 @@ class EndpointServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         self.endpoint.close()
-
-
-def serve_directory(chdb_path: str | os.PathLike[str]) -> Path:
-    """Where the endpoint keeps its engine configuration and generated users file."""
-    real = Path(os.path.realpath(chdb_path))
-    return real.with_name(real.name + ".serve")
-
-
-def serve(
-    path: str,
-    host: str = "127.0.0.1",
-    port: int = 8123,
-    users: Users | None = None,
-    options: Options | None = None,
-    limits: Limits | None = None,
-    access: EngineAccess | None = None,
-) -> EndpointServer:
-    """Open the warehouse and bind the endpoint (serve_forever() runs it)."""
-    from loaders.config import Settings
-
-    directory = serve_directory(path)
-    if options is None:
-        settings = Settings.from_env()
-        options = Options(databases=(settings.database, settings.raw_database))
-    users = users or Users.from_env(directory / "users.json")
-    endpoint = Endpoint(path, access or EngineAccess(directory), options)
-    try:
-        return EndpointServer((host, port), endpoint, users, limits)
-    except BaseException:
-        endpoint.close()
-        raise

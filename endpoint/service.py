@@ -2,8 +2,8 @@
 
 The steps, for every request: the statement is parsed by the engine (endpoint/parsing.py) and
 checked against the user's access (endpoint/policy.py); then it runs, exactly as checked, on a
-connection of the user's role (endpoint/connections.py), whose limits and read-only mode the engine
-itself enforces (endpoint/engine_access.py).
+connection of the user's role (endpoint/connections.py; in a session, endpoint/sessions.py), whose
+limits and read-only mode the engine itself enforces (endpoint/engine_access.py).
 """
 
 from __future__ import annotations
@@ -11,65 +11,39 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import json
 import os
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from endpoint.connections import Connection, Connections, Registry, Role, marker
+from endpoint.access import Access, refuse_reserved_settings
+from endpoint.allowlists import READ_KINDS, FunctionCatalogue
+from endpoint.answer import DEFAULT_FORMAT, Answer, summary
+from endpoint.connections import Connection, Connections, Role
 from endpoint.engine_access import EngineAccess
 from endpoint.errors import (
     ACCESS_DENIED,
     BAD_ARGUMENTS,
     QUERY_WAS_CANCELLED,
-    SYNTAX_ERROR,
     QueryError,
     from_engine,
 )
-from endpoint.parsing import InlineInsert, Parser, Statement, escape_parameter, identifier, string_literal
-from endpoint.policy import READ_KINDS, Access, Check, FunctionCatalogue, refuse_reserved_settings
+from endpoint.kill import KILL_ANSWER, kill
+from endpoint.parsing import Parser, Statement, escape_parameter, identifier
+from endpoint.policy import Check
+from endpoint.request import Request
+from endpoint.running import Registry, marker
 from endpoint.scopes import roster_access, row_policies, scope_comment
+from endpoint.sessions import Sessions, settings_for_one_query
 from endpoint.users import ROSTER_ROLE, User
 from loaders.roster import ROSTER_TABLE, Entry, entry_of, lookup_sql
 
-DEFAULT_FORMAT = "TabSeparated"
 # decisions remembered, by user access, current database and statement text: a client repeats
 # the same statement (with {name:Type} parameters), and its check would come out the same
 PASSED_CHECKS = 4096
-# the answer of KILL QUERY, in the shape ClickHouse gives it (kill_status, query_id, user)
-KILL_ANSWER = """
-SELECT 'finished' AS kill_status, tupleElement(r, 1) AS query_id, tupleElement(r, 2) AS user
-FROM (SELECT arrayJoin(CAST({rows:String}, 'Array(Tuple(String, String))')) AS r)
-"""
-
-
-@dataclass
-class Request:
-    """What the HTTP layer hands over: who asks, the statement's text or an inline INSERT."""
-
-    user: User
-    query_id: str
-    params: dict[str, str]
-    settings: dict[str, str]
-    bindings: dict[str, str]
-    sql: str | None = None
-    insert: InlineInsert | None = None
-    data: list[Any] = field(default_factory=list)  # pieces of INSERT data: bytes or a Body at an offset
-    session_id: str | None = None
-    session_timeout: float = 60.0
-    read_only: bool = False  # GET requests read, whoever sends them
-    client: Any = None  # the client's socket, to notice when it goes away
-
-
-@dataclass
-class Answer:
-    output: bytes
-    format: str
-    summary: dict[str, str]
 
 
 @dataclass
@@ -123,6 +97,7 @@ class Endpoint:
         self._roster_exists = False
         self._passed_lock = threading.Lock()
         self.connections = Connections(self._open_raw, access.setup)
+        self.sessions = Sessions(self.connections.open)
         self.registry = Registry(self._engine_ids, self._kill)
         self._insert_dir = tempfile.TemporaryDirectory(prefix="scores-serve-inserts-")
         os.chmod(self._insert_dir.name, 0o700)
@@ -218,6 +193,7 @@ class Endpoint:
 
     def close(self) -> None:
         self.registry.close()
+        self.sessions.close()
         self.connections.close()
         self.parser.close()
         with contextlib.suppress(Exception):
@@ -253,7 +229,7 @@ class Endpoint:
         if request.read_only and statement.kind not in READ_KINDS:
             raise QueryError(ACCESS_DENIED, "a GET request only reads: send writes with POST")
         if request.session_id:
-            session = self.connections.session(request.session_id, role, request.session_timeout)
+            session = self.sessions.session(request.session_id, role, request.session_timeout)
             with session.lock:
                 answer = self._run(
                     request,
@@ -300,7 +276,7 @@ class Endpoint:
         if statement.kind == "KillQueryQuery":
             return self._kill_query(request, statement, access, connection)
         if statement.kind == "UseQuery" and not session:
-            return Answer(b"", DEFAULT_FORMAT, _summary(None, 0))  # no lasting effect without a session
+            return Answer(b"", DEFAULT_FORMAT, summary(None, 0))  # no lasting effect without a session
         try:
             if database != (connection.database or "default"):
                 connection.raw.query(f"USE {identifier(database)}")
@@ -308,7 +284,7 @@ class Endpoint:
             if statement.kind == "UseQuery":
                 connection.database = str((statement.ast or {}).get("database", {}).get("name"))
             if session and request.settings:
-                with _settings_for_one_query(connection, request.settings):
+                with settings_for_one_query(connection, request.settings):
                     return self._execute(request, statement, connection)
             return self._execute(request, statement, connection)
         except QueryError:
@@ -365,7 +341,7 @@ class Endpoint:
                     raise QueryError(QUERY_WAS_CANCELLED, "Query was cancelled") from None
                 raise
         output = bytes(result.bytes()) if hasattr(result, "bytes") else bytes(result)
-        return Answer(output, fmt, _summary(result, len(output)))
+        return Answer(output, fmt, summary(result, len(output)))
 
     def _insert(self, request: Request, statement: Statement, connection: Connection) -> Answer:
         assert request.insert is not None
@@ -387,7 +363,7 @@ class Endpoint:
             result = connection.raw.query(
                 marker(request.query_id) + text, "TabSeparated", params=request.bindings
             )
-        return Answer(b"", "TabSeparated", _summary(result, 0))
+        return Answer(b"", "TabSeparated", summary(result, 0))
 
     def _settings_without_session(
         self, request: Request, statement: Statement, access: Access, role: Role
@@ -402,95 +378,14 @@ class Endpoint:
             raise from_engine(ex, self.hidden_paths()) from None
         finally:
             connection.close()
-        return Answer(b"", DEFAULT_FORMAT, _summary(None, 0))
+        return Answer(b"", DEFAULT_FORMAT, summary(None, 0))
 
     def _kill_query(
         self, request: Request, statement: Statement, access: Access, connection: Connection
     ) -> Answer:
-        """KILL QUERY WHERE query_id = '<id>' (or IN (...)): the endpoint's own queries by their ids."""
-        ids = _kill_ids(statement)
-        rows = []
-        for query_id in ids:
-            owner = self.registry.owner(query_id)
-            if owner is None:
-                continue
-            if owner != request.user.name and not access.writes:
-                raise QueryError(
-                    ACCESS_DENIED, f"{request.user.name}: query {query_id} belongs to another user"
-                )
-            if self.registry.cancel(query_id):
-                rows.append((query_id, owner))
+        """KILL QUERY of the endpoint's own queries, answered as ClickHouse does (endpoint/kill.py)."""
+        params = kill(self.registry, statement, request.user.name, access.writes)
         fmt = statement.format or request.params.get("default_format") or DEFAULT_FORMAT
-        result = connection.raw.query(
-            KILL_ANSWER, fmt, params={"rows": escape_parameter(_array_literal(rows))}
-        )
+        result = connection.raw.query(KILL_ANSWER, fmt, params=params)
         output = bytes(result.bytes())
-        return Answer(output, fmt, _summary(result, len(output)))
-
-
-@contextlib.contextmanager
-def _settings_for_one_query(connection: Connection, settings: dict[str, str]) -> Any:
-    """URL settings of a request in a session apply to its query only, as in ClickHouse: set
-    them (the engine checks them against the role's constraints), then put back what was there."""
-    names = "[" + ", ".join(string_literal(name) for name in settings) + "]"
-    result = connection.raw.query(
-        f"SELECT name, value, changed FROM system.settings WHERE has({names}, name)", "JSONEachRow"
-    )
-    previous = {
-        row["name"]: (row["value"], bool(row["changed"]))
-        for row in (json.loads(line) for line in bytes(result.bytes()).decode().splitlines() if line)
-    }
-    applied = []
-    try:
-        for name, value in settings.items():
-            connection.raw.query(f"SET {name} = {string_literal(value)}")
-            applied.append(name)
-        yield
-    finally:
-        for name in applied:
-            value, changed = previous.get(name, ("", False))
-            with contextlib.suppress(Exception):  # the connection is closed with its session if this fails
-                connection.raw.query(f"SET {name} = {string_literal(value) if changed else 'DEFAULT'}")
-
-
-def _kill_ids(statement: Statement) -> list[str]:
-    where = (statement.ast or {}).get("where_expression")
-    if where is None:
-        raise QueryError(SYNTAX_ERROR, "KILL QUERY needs WHERE query_id = '<id>'")
-    name = str(where.get("name", ""))
-    arguments = (where.get("arguments") or {}).get("children") or []
-    if name in ("equals", "in") and len(arguments) == 2 and arguments[0].get("name") == "query_id":
-        value = arguments[1].get("value") or {}
-        if value.get("field_type") == "String":
-            return [str(value.get("value"))]
-        if value.get("field_type") == "Tuple":
-            return [str(v.get("value")) for v in value.get("value") or [] if v.get("field_type") == "String"]
-    raise QueryError(
-        BAD_ARGUMENTS, "only KILL QUERY WHERE query_id = '<id>' (or IN ('<id>', ...)) is supported"
-    )
-
-
-def _array_literal(rows: list[tuple[str, str]]) -> str:
-    return "[" + ", ".join(f"({string_literal(a)}, {string_literal(b)})" for a, b in rows) + "]"
-
-
-def _summary(result: Any, output_bytes: int) -> dict[str, str]:
-    def number(method: str) -> int:
-        function = getattr(result, method, None)
-        try:
-            return int(function()) if callable(function) else 0
-        except Exception:
-            return 0
-
-    elapsed = getattr(result, "elapsed", None)
-    seconds = float(elapsed()) if callable(elapsed) else 0.0
-    return {
-        "read_rows": str(number("rows_read")),
-        "read_bytes": str(number("bytes_read")),
-        "written_rows": str(number("rows_written")),
-        "written_bytes": str(number("bytes_written")),
-        "total_rows_to_read": str(number("rows_read")),
-        "result_rows": "0",
-        "result_bytes": str(output_bytes),
-        "elapsed_ns": str(int(seconds * 1e9)),
-    }
+        return Answer(output, fmt, summary(result, len(output)))

@@ -13,9 +13,11 @@ from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from clickhouse_connect.driver.client import Client
 
 from loaders.audit import LoadInProgress, PreviousLoad
 from loaders.checksums import checksum
+from loaders.config import Settings
 from loaders.csv_input import read_csv
 from loaders.fast_path import engine_parquet_columns
 from loaders.faults import checkpoint
@@ -360,3 +362,25 @@ def load_generated(
     result = _land(landing, spec.source, spec.checksum, 0, land_rows, options or LoadOptions())
     progress.finish(task)
     return result
+
+
+def open_landing(client: Client, settings: Settings) -> Landing:
+    """The landing of the configured raw database, its tables created if they are missing."""
+    landing = Landing(client, settings.raw_database, settings.retention_years, settings.engine_path)
+    landing.ensure_schema()
+    return landing
+
+
+def load_files(
+    landing: Landing, sources: list[FileSource], options: LoadOptions, progress: LoadProgress
+) -> Iterator[LoadResult]:
+    """Each file's result, in turn (a caller stopped midway keeps those committed before)."""
+    for source in sources:
+        try:
+            yield load_file(landing, source, options, progress)
+        except Exception as ex:
+            # One file's unexpected failure (its batch rolled back) must not stop the
+            # others, nor hide the files committed before it.
+            first = (str(ex).strip().splitlines() or [""])[0][:300]
+            message = f"{source.name}: not loaded, unexpected error ({type(ex).__name__}: {first})"
+            yield LoadResult(source.name, "failed", message=message + "; nothing of it was kept")

@@ -22,6 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from loaders.config import PROJECT_DIR, Settings
 from loaders.landing import Landing
+from loaders.load import open_landing
 
 ROOT = PROJECT_DIR
 
@@ -102,9 +103,7 @@ def fresh_warehouse(name: str, target_dir: Path, **env: str) -> Iterator[Warehou
     settings = Settings.from_env()
     client = settings.connect()
     try:
-        landing = Landing(client, settings.raw_database, settings.retention_years, settings.engine_path)
-        landing.ensure_schema()
-        yield Warehouse(settings, client, landing, target_dir)
+        yield Warehouse(settings, client, open_landing(client, settings), target_dir)
     finally:
         for database in (settings.database, settings.raw_database):
             client.command(f"DROP DATABASE IF EXISTS `{database}`")
