@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -400,14 +401,14 @@ def test_a_fifo_swapped_in_after_the_check_cannot_hang_the_open(tmp_path, monkey
     fifo = tmp_path / "swapped.csv"
     os.mkfifo(fifo)
     real_stat = os.stat
-    monkeypatch.setattr(readers.os, "stat", lambda path, *a, **k: real_stat(regular))  # what the check saw
+    monkeypatch.setattr(os, "stat", lambda path, *a, **k: real_stat(regular))  # what the check saw
     with pytest.raises(
         readers.FileError, match=r"swapped\.csv: is a named pipe \(FIFO\), not a regular file"
     ):
         readers.open_regular(fifo)
 
 
-def _load_measuring_memory(path):
+def _load_measuring_memory(path: Path) -> tuple[int, str, int]:
     """Load a file; (exit code, output, peak bytes of Python memory during the load)."""
     tracemalloc.start()
     try:
@@ -522,7 +523,7 @@ def test_a_file_failing_unexpectedly_does_not_stop_the_others(warehouse, tmp_pat
 
 
 # (row index, column, how the value is changed, the character the reason names)
-INVISIBLE_EDITS = [
+INVISIBLE_EDITS: list[tuple[int, str, Callable[[str], str], str]] = [
     (2, "teacher_id", lambda v: v[:1] + "\u00a0" + v[1:], "U+00A0 (NO-BREAK SPACE)"),
     (3, "school_id", lambda v: "\ufeff" + v, "U+FEFF (ZERO WIDTH NO-BREAK SPACE (BOM))"),
     (4, "district_id", lambda v: v + "\u2060", "U+2060 (WORD JOINER)"),
