@@ -77,7 +77,7 @@ class Warehouse:
         return result
 
     def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
-        return list(self.client.query(sql, parameters=parameters).result_rows)
+        return [tuple(row) for row in self.client.query(sql, parameters=parameters).result_rows]
 
     def scalar(self, sql: str, **parameters: Any) -> Any:
         """The single value of a query (typed; command() would return TSV-escaped text)."""
@@ -121,7 +121,8 @@ def warehouse(chdb_path: Path, dbt_target_dir: Path, request: pytest.FixtureRequ
         yield built
 
 
-# the test tiers (pyproject.toml's markers): every module not listed is an integration test
+# the test tiers (pyproject.toml's markers), by the test file's name in any folder (dashboard/test_superset):
+# every module not listed is an integration test
 TIERS = {
     "unit": {"test_units", "test_layout"},
     "e2e": {
@@ -138,8 +139,7 @@ TIERS = {
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        tier = next((name for name, modules in TIERS.items() if module in modules), "integration")
+        tier = next((name for name, modules in TIERS.items() if item.path.stem in modules), "integration")
         item.add_marker(getattr(pytest.mark, tier))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from loaders.config import PROJECT_DIR
 
@@ -28,6 +29,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, killing it if it does not leave."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @dataclass
@@ -82,8 +93,8 @@ class Served:
             if own:
                 conn.close()
 
-    def ok(self, sql: str, user: str = "loader", **kwargs: object) -> str:
-        reply = self.request(sql, user, **kwargs)  # type: ignore[arg-type]
+    def ok(self, sql: str, user: str = "loader", **kwargs: Any) -> str:
+        reply = self.request(sql, user, **kwargs)
         assert reply.status == 200, f"{sql!r} as {user}: {reply.status} {reply.text}"
         return reply.text
 
@@ -148,9 +159,4 @@ def serving(
             time.sleep(0.1)
         yield served
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

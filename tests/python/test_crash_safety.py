@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -49,7 +50,7 @@ def _load(data: Path, path: Path, fault: str | None = None) -> subprocess.Comple
     )
 
 
-def _query(data: Path, sql: str) -> list[dict]:
+def _query(data: Path, sql: str) -> list[dict[str, Any]]:
     run = subprocess.run(
         [str(BIN / "scores"), "query", "--format", "JSONEachRow", sql],
         env=_env(data),

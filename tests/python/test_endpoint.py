@@ -11,14 +11,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import clickhouse_connect
 import pyarrow as pa
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, ProgrammingError
+from served import Served, serving
 
 from loaders.config import PROJECT_DIR
-from tests.python.served import Served, serving
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +28,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield server
 
 
-def _client(served: Served, user: str = "loader", **kwargs: object) -> clickhouse_connect.driver.Client:
-    password = kwargs.pop("password", None) or {"loader": "l-secret", "bi": "bi-secret"}.get(user, "x")
+def _client(
+    served: Served, user: str = "loader", password: str | None = None, **kwargs: Any
+) -> clickhouse_connect.driver.Client:
+    secret = password or {"loader": "l-secret", "bi": "bi-secret"}.get(user, "x")
     return clickhouse_connect.get_client(
-        host="127.0.0.1", port=served.port, username=user, password=password, **kwargs
+        host="127.0.0.1", port=served.port, username=user, password=secret, **kwargs
     )
 
 

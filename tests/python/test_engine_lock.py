@@ -26,6 +26,7 @@ HOLD = (
 def held_directory(tmp_path):
     path = tmp_path / "busy" / "chdb"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE)
+    assert holder.stdout is not None
     try:
         assert holder.stdout.readline().strip() == b"ready"
         yield path, holder.pid

@@ -13,6 +13,7 @@ import csv
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
 import oracle
 import pyarrow as pa
@@ -51,7 +52,7 @@ def _slice_file(directory: Path, k: int) -> Path:
     return path
 
 
-def _write_corrections(path: Path, current: list[dict], count: int, move: bool, seed: int) -> bool:
+def _write_corrections(path: Path, current: list[dict[str, Any]], count: int, move: bool, seed: int) -> bool:
     if not current:
         return False
     rng = random.Random(seed)

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,15 +49,30 @@ def _quarantine_reasons(warehouse) -> dict[int, str]:
     return dict(warehouse.rows(f"SELECT row_number, reason FROM `{warehouse.raw}`.quarantine"))
 
 
-def _load_edited_csv(warehouse, path, edits: dict[tuple[int, str], str]) -> dict[int, str]:
-    """Load the sample rows as CSV with some fields replaced ({(row index, column): value}); the
-    load must quarantine rows (exit code 3). Returns the quarantine reasons by row number."""
+# what an edited field does to its row: (row index, column, value, the row's quarantine reason or
+# None for a row that lands)
+Edit = tuple[int, str, str, str | None]
+
+
+def _invisible(column: str, character: str) -> str:
+    """The quarantine reason of an identifier holding an invisible character."""
+    return (
+        f"{column} contains an invisible character, {character}; "
+        "identifiers must not contain format characters or spaces other than U+0020"
+    )
+
+
+def _load_edited_csv(warehouse, path: Path, edits: list[Edit]) -> None:
+    """Load the sample rows as CSV with some fields replaced; the load quarantines rows (exit code
+    3), each edited row for the reason its edit gives, or none."""
     records = _records()
-    for (index, column), value in edits.items():
+    for index, column, value, _ in edits:
         records[index][column] = value
     code, output = _load(str(_write_csv(path, records)))
     assert code == 3, output
-    return _quarantine_reasons(warehouse)
+    reasons = _quarantine_reasons(warehouse)
+    for index, column, _, reason in edits:
+        assert reasons.get(index + 1) == reason, (index, column)
 
 
 def _landed_value(warehouse, column: str, row_number: int):
@@ -125,40 +141,29 @@ def test_file_changed_while_loading_is_refused_and_rolled_back(warehouse, tmp_pa
 def test_ids_made_only_of_unicode_blanks_are_missing(warehouse, tmp_path):
     """An id of no-break, ideographic or zero-width spaces is as missing as an empty one; an id
     that merely contains one is quarantined for it (test_invisible_characters_in_identifiers)."""
-    reasons = _load_edited_csv(
-        warehouse,
-        tmp_path / "blank_ids.csv",
-        {
-            (0, "student_id"): "\u00a0",
-            (1, "teacher_id"): "\u3000\u00a0",
-            (2, "school_id"): "\u200b",
-            (3, "district_id"): "\ufeff ",
-            (4, "student_id"): "S\u00a0042",
-        },
-    )
+    blank = "is missing: only blank characters (Unicode spaces)"
+    edits: list[Edit] = [
+        (0, "student_id", "\u00a0", f"student_id {blank}"),
+        (1, "teacher_id", "\u3000\u00a0", f"teacher_id {blank}"),
+        (2, "school_id", "\u200b", f"school_id {blank}"),
+        (3, "district_id", "\ufeff ", f"district_id {blank}"),
+        (4, "student_id", "S\u00a0042", _invisible("student_id", "U+00A0 (NO-BREAK SPACE)")),
+    ]
+    _load_edited_csv(warehouse, tmp_path / "blank_ids.csv", edits)
     assert _counts(warehouse) == (295, 5, 1)
-    for row, column in ((1, "student_id"), (2, "teacher_id"), (3, "school_id"), (4, "district_id")):
-        assert reasons[row] == f"{column} is missing: only blank characters (Unicode spaces)"
-    assert reasons[5].startswith("student_id contains an invisible character, U+00A0 (NO-BREAK SPACE)")
 
 
 def test_unicode_control_characters_are_rejected_like_ascii_ones(warehouse, tmp_path):
     """C1 controls (U+0080-U+009F) and the line/paragraph separators (U+2028/9) are control
     characters too; accented and other non-ASCII text lands unchanged."""
-    reasons = _load_edited_csv(
-        warehouse,
-        tmp_path / "controls.csv",
-        {
-            (0, "teacher_name"): "Ann\u0085Lee",
-            (1, "school_name"): "North\u2028High",
-            (2, "student_id"): "S\u009b1",
-            (3, "district_name"): "Distrito Ni\u00f1o \u6771\u4eac",
-        },
-    )
+    edits: list[Edit] = [
+        (0, "teacher_name", "Ann\u0085Lee", "teacher_name contains control characters"),
+        (1, "school_name", "North\u2028High", "school_name contains control characters"),
+        (2, "student_id", "S\u009b1", "student_id contains control characters"),
+        (3, "district_name", "Distrito Ni\u00f1o \u6771\u4eac", None),
+    ]
+    _load_edited_csv(warehouse, tmp_path / "controls.csv", edits)
     assert _counts(warehouse) == (297, 3, 1)
-    assert reasons[1] == "teacher_name contains control characters"
-    assert reasons[2] == "school_name contains control characters"
-    assert reasons[3] == "student_id contains control characters"
     assert _landed_value(warehouse, "district_name", 4) == [("Distrito Ni\u00f1o \u6771\u4eac",)]
 
 
@@ -400,14 +405,14 @@ def test_a_fifo_swapped_in_after_the_check_cannot_hang_the_open(tmp_path, monkey
     fifo = tmp_path / "swapped.csv"
     os.mkfifo(fifo)
     real_stat = os.stat
-    monkeypatch.setattr(sources.os, "stat", lambda path, *a, **k: real_stat(regular))  # what the check saw
+    monkeypatch.setattr(os, "stat", lambda path, *a, **k: real_stat(regular))  # what the check saw
     with pytest.raises(
         file_errors.FileError, match=r"swapped\.csv: is a named pipe \(FIFO\), not a regular file"
     ):
         sources.open_regular(fifo)
 
 
-def _load_measuring_memory(path):
+def _load_measuring_memory(path: Path) -> tuple[int, str, int]:
     """Load a file; (exit code, output, peak bytes of Python memory during the load)."""
     tracemalloc.start()
     try:
@@ -522,7 +527,7 @@ def test_a_file_failing_unexpectedly_does_not_stop_the_others(warehouse, tmp_pat
 
 
 # (row index, column, how the value is changed, the character the reason names)
-INVISIBLE_EDITS = [
+INVISIBLE_EDITS: list[tuple[int, str, Callable[[str], str], str]] = [
     (2, "teacher_id", lambda v: v[:1] + "\u00a0" + v[1:], "U+00A0 (NO-BREAK SPACE)"),
     (3, "school_id", lambda v: "\ufeff" + v, "U+FEFF (ZERO WIDTH NO-BREAK SPACE (BOM))"),
     (4, "district_id", lambda v: v + "\u2060", "U+2060 (WORD JOINER)"),
@@ -579,12 +584,9 @@ def test_invisible_characters_in_identifiers_are_quarantined_in_every_format(war
     records[10]["teacher_name"] = records[10]["teacher_name"] + "\u200d"
     code, output = _load(str(_write_records(tmp_path / "scores", kind, records)))
     assert code == 3, output
-    suffix = "; identifiers must not contain format characters or spaces other than U+0020"
-    expected = {
-        2: ("student_id", f"student_id contains an invisible character, U+200B (ZERO WIDTH SPACE){suffix}")
-    }
+    expected = {2: ("student_id", _invisible("student_id", "U+200B (ZERO WIDTH SPACE)"))}
     for index, column, _, character in INVISIBLE_EDITS:
-        expected[index + 1] = (column, f"{column} contains an invisible character, {character}{suffix}")
+        expected[index + 1] = (column, _invisible(column, character))
     quarantined = warehouse.rows(f"SELECT row_number, column, reason FROM `{warehouse.raw}`.quarantine")
     assert {row: (column, reason) for row, column, reason in quarantined} == expected
     assert _counts(warehouse)[:2] == (20 - len(expected), len(expected))

@@ -12,6 +12,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -283,7 +284,7 @@ def _hostile_parquet_table(test_date_type: pa.DataType) -> pa.Table:
     return table.set_column(index, "test_date", table.column(index).cast(test_date_type))
 
 
-def _landed_and_quarantined(warehouse) -> tuple[list[tuple], list[tuple]]:
+def _landed_and_quarantined(warehouse) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     columns = ", ".join(INPUT_COLUMN_NAMES)
     landed = warehouse.rows(
         f"SELECT {columns}, _row_number FROM `{warehouse.raw}`.student_scores ORDER BY _row_number"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import random
 from pathlib import Path
+from typing import Any
 
 import oracle
+from conftest import Warehouse
 
 from loaders import status
 from loaders.discovery import discover
@@ -18,7 +20,7 @@ from loaders.schema import BATCH_COLUMNS, INPUT_COLUMN_NAMES, INPUT_COLUMNS
 QUIET = LoadProgress(enabled=False)
 
 
-def _current(warehouse):
+def _current(warehouse: Warehouse) -> list[dict[str, Any]]:
     return oracle.current_scores(oracle.committed_raw_rows(warehouse.client, warehouse.raw))
 
 
@@ -78,7 +80,7 @@ def test_generate_load_build_gives_exact_marts(warehouse):
     # `scores status` sizes every kind of table: the key-value table by its bytes on disk, the
     # dictionaries by their rows in memory (loaded by the checks above), never a made-up 0
     sizes = status.table_sizes(warehouse.client, [db])
-    cells = [list(column._cells) for column in sizes.columns]
+    cells = [[str(cell) for cell in column._cells] for column in sizes.columns]
     shown = {name: [column[i] for column in cells] for i, name in enumerate(cells[0])}
     assert shown[f"{db}.kv_student_context_report"][3].endswith(("KiB", "MiB")), shown
     assert shown[f"{db}.dict_classroom_report"][2].endswith("in memory"), shown

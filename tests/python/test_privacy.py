@@ -19,6 +19,7 @@ from typing import Any
 import clickhouse_connect
 import disclosure
 import pytest
+from served import Served, serving
 
 from loaders.config import PROJECT_DIR
 from loaders.generator import GeneratorSpec
@@ -26,7 +27,6 @@ from loaders.load import load_generated
 from loaders.progress import LoadProgress
 from loaders.roles import SCOPED_OBJECTS, readable
 from loaders.roster import Entry, render_access_sql
-from tests.python.served import Served, serving
 
 ROWS = 20_000
 MIN_GROUP_SIZE = 25

@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.python.served import Served, free_port, serving
+from served import Served, free_port, serving
 
 
 class Listener:

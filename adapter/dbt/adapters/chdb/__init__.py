@@ -17,15 +17,14 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from dbt.adapters.base import AdapterPlugin
-from dbt.adapters.clickhouse import (
-    ClickHouseAdapter,
-    ClickHouseConnectionManager,
-    ClickHouseCredentials,
-)
+# each name from the module that defines it: the packages' __init__ re-export them implicitly only
+from dbt.adapters.base.plugin import AdapterPlugin
+from dbt.adapters.clickhouse.connections import ClickHouseConnectionManager
+from dbt.adapters.clickhouse.credentials import ClickHouseCredentials
 from dbt.adapters.clickhouse.httpclient import ChHttpClient
+from dbt.adapters.clickhouse.impl import ClickHouseAdapter
 from dbt.adapters.clickhouse.logger import logger
-from dbt.adapters.exceptions import FailedToConnectError
+from dbt.adapters.exceptions.connection import FailedToConnectError
 from dbt.include import chdb as chdb_include
 
 from engine.embedded import WarehouseBusyError, WarehouseOpenError, open_embedded_client

@@ -1,256 +1,62 @@
-"""Superset reads the marts through `scores serve`: the real Superset 6.1, in its own venv.
-
-A small warehouse is built by subprocess (`scores generate` + `dbt build`) in its own chDB
-directory, served by `scores serve`; Superset's metadata is made and the dashboard bundle
-(bi/superset/dashboards) imported by the documented commands (`scripts/superset.sh init` and
-`scripts/superset.sh import`), then `superset run` answers REST calls whose numbers are checked
-against the same queries on the marts (clickhouse-connect through the endpoint).
-
-Needs .venv-superset (scripts/superset_env.sh): skipped without it, unless
-SCORES_REQUIRE_SUPERSET is set (CI), where its absence fails.
+"""Superset reads the marts through `scores serve`: REST calls to the real Superset (the `stack`
+fixture, conftest.py) whose numbers are checked against the same queries on the marts
+(clickhouse-connect through the endpoint).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
-import clickhouse_connect
 import pytest
-import requests
 import yaml
-from clickhouse_connect.driver.client import Client
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-VENV = Path(os.environ.get("SCORES_SUPERSET_VENV") or ROOT / ".venv-superset")
-ROWS = 20_000
-# whole classes of 18 to 32 students: a minimum of 25 hides some groups (and bands) in every chart
-MIN_GROUP_SIZE = 25
-BI_USER, BI_PASSWORD = "bi", "bi-pass"
-ADMIN_USER, ADMIN_PASSWORD = "admin", "admin-test-pass"
-
-if os.environ.get("SCORES_SKIP_SUPERSET") == "1":
-    pytest.skip("SCORES_SKIP_SUPERSET=1: the gate without Superset", allow_module_level=True)
-if not (VENV / "bin" / "superset").exists():
-    if os.environ.get("SCORES_REQUIRE_SUPERSET"):
-        raise RuntimeError(
-            f"SCORES_REQUIRE_SUPERSET is set but {VENV} has no Superset: run scripts/superset_env.sh"
-        )
-    pytest.skip(
-        f"Superset is not installed ({VENV} missing): run scripts/superset_env.sh, "
-        "or set SCORES_REQUIRE_SUPERSET=1 to make this an error",
-        allow_module_level=True,
-    )
+from .stack import BI_PASSWORD, BI_USER, MIN_GROUP_SIZE, superset_sh, tools
 
 
-def _load_tools() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "scores_superset", ROOT / "bi" / "superset" / "scores_superset.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tools = _load_tools()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _run(command: list[str], env: dict[str, str], log: Path, timeout: float = 300) -> None:
-    with log.open("w") as out:
-        run = subprocess.run(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, cwd=ROOT
-        )
-    if run.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({run.returncode}):\n{log.read_text()[-4000:]}")
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"{url}: the server exited ({process.returncode}):\n{log.read_text()[-4000:]}"
-            )
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer in {timeout}s:\n{log.read_text()[-4000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@dataclass
-class Stack:
-    endpoint_port: int
-    superset_url: str
-    api: object  # scores_superset.Superset
-    mart: Client
-    logs: Path
-    env: dict[str, str]
-    in_process_copy: Path  # a copy of the warehouse that only Superset opens
-
-    @property
-    def database_uri(self) -> str:
-        return f"clickhousedb://{BI_USER}:{BI_PASSWORD}@127.0.0.1:{self.endpoint_port}/scores"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    base = tmp_path_factory.mktemp("superset")
-    logs = base / "logs"
-    logs.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("SCORES_DATABASE", "SCORES_RAW_DATABASE")
-    }
-    env.update(
-        SCORES_TARGET="dev",
-        SCORES_CHDB_PATH=str(base / "chdb"),
-        DBT_PROFILES_DIR=str(ROOT / "profiles"),
-        SCORES_SERVE_USERS=f"{BI_USER}:{BI_PASSWORD}:readonly",
-        SCORES_MIN_GROUP_SIZE=str(MIN_GROUP_SIZE),
-        SCORES_SUPERSET_VENV=str(VENV),
-        SCORES_SUPERSET_HOME=str(base / "home"),
-        SCORES_SUPERSET_ADMIN_USER=ADMIN_USER,
-        SCORES_SUPERSET_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-    )
-    env.pop("SCORES_SUPERSET_DB_PASSWORD", None)
-    started: list[subprocess.Popen[bytes]] = []
-    try:
-        # Superset's metadata (db upgrade, admin, roles) while the warehouse builds: the slow parts
-        init_log = logs / "init.log"
-        init = subprocess.Popen(
-            ["bash", str(ROOT / "scripts" / "superset.sh"), "init"],
-            env=env,
-            cwd=ROOT,
-            stdout=init_log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        started.append(init)
-        _run([str(BIN / "scores"), "generate", "--rows", str(ROWS), "--quiet"], env, logs / "generate.log")
-        _run(
-            [
-                str(BIN / "dbt"),
-                "build",
-                "--quiet",
-                "--project-dir",
-                str(ROOT),
-                "--target-path",
-                str(base / "target"),
-                "--log-path",
-                str(logs / "dbt"),
-            ],
-            env,
-            logs / "dbt.log",
-        )
-        # copied while no engine has the directory open (dbt has exited, the endpoint not started)
-        in_process_copy = base / "chdb-in-process"
-        shutil.copytree(base / "chdb", in_process_copy, symlinks=True)  # Atomic tables are symlinks
-        endpoint_port = _free_port()
-        endpoint_log = logs / "endpoint.log"
-        endpoint = subprocess.Popen(
-            [str(BIN / "scores"), "serve", "--port", str(endpoint_port)],
-            env=env,
-            cwd=ROOT,
-            stdout=endpoint_log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        started.append(endpoint)
-        _wait_for(f"http://127.0.0.1:{endpoint_port}/ping", endpoint, endpoint_log)
-        if init.wait(timeout=300) != 0:
-            raise AssertionError(f"scripts/superset.sh init failed:\n{init_log.read_text()[-4000:]}")
-
-        # the documented import: bundle zipped with the password, Superset's own importer
-        _run(
-            [
-                "bash",
-                str(ROOT / "scripts" / "superset.sh"),
-                "import",
-                "--password",
-                BI_PASSWORD,
-                "--uri",
-                f"clickhousedb://{BI_USER}@127.0.0.1:{endpoint_port}/scores",
-            ],
-            env,
-            logs / "import.log",
-        )
-
-        superset_port = _free_port()
-        superset_log = logs / "superset.log"
-        superset = subprocess.Popen(
-            [
-                str(VENV / "bin" / "superset"),
-                "run",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(superset_port),
-                "--with-threads",
-            ],
-            env={**env, "SUPERSET_CONFIG_PATH": str(ROOT / "bi" / "superset" / "superset_config.py")},
-            cwd=base,
-            stdout=superset_log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        started.append(superset)
-        url = f"http://127.0.0.1:{superset_port}"
-        _wait_for(f"{url}/health", superset, superset_log)
-        mart = clickhouse_connect.get_client(
-            host="127.0.0.1", port=endpoint_port, username=BI_USER, password=BI_PASSWORD, database="scores"
-        )
-        yield Stack(
-            endpoint_port,
-            url,
-            tools.Superset(url, ADMIN_USER, ADMIN_PASSWORD),
-            mart,
-            logs,
-            env,
-            in_process_copy,
-        )
-        mart.close()
-    finally:
-        for process in reversed(started):
-            if process.poll() is None:
-                _stop(process)
-
-
-def _dataset(api, database_id: int, table: str) -> int:
+def _dataset(api: Any, database_id: int, table: str) -> int:
     return int(
         api.post("/api/v1/dataset/", json={"database": database_id, "schema": "scores", "table_name": table})[
             "id"
         ]
     )
+
+
+def _grouped_chart(
+    api: Any, dataset: int, columns: list[str], metrics: dict[str, str], **query: Any
+) -> list[dict[str, Any]]:
+    """The chart data of `dataset` grouped by `columns` (ordered by them) with SQL `metrics`
+    ({label: expression}); `query` adds to the query (its filters)."""
+    rows: list[dict[str, Any]] = api.chart_data(
+        {
+            "datasource": {"id": dataset, "type": "table"},
+            "queries": [
+                {
+                    "columns": columns,
+                    "metrics": [
+                        {"expressionType": "SQL", "sqlExpression": sql, "label": label}
+                        for label, sql in metrics.items()
+                    ],
+                    **query,
+                    "orderby": [[column, True] for column in columns],
+                    "row_limit": 10000,
+                }
+            ],
+            "result_format": "json",
+            "result_type": "full",
+        }
+    )
+    return rows
+
+
+def _assert_same_rows(rows: list[dict[str, Any]], keys: list[str], expected: list[Any]) -> None:
+    """Chart rows (their `keys`) equal the mart's rows: exactly, but for the last, an average."""
+    got = [tuple(row[key] for key in keys) for row in rows]
+    assert [row[:-1] for row in got] == [row[:-1] for row in expected]
+    assert [row[-1] for row in got] == pytest.approx([row[-1] for row in expected], rel=1e-12)
 
 
 def test_chart_data_through_a_database_registered_by_api_matches_the_mart(stack):
@@ -261,28 +67,15 @@ def test_chart_data_through_a_database_registered_by_api_matches_the_mart(stack)
     )
     # a table the bundle does not use: Superset's SQLite metadata keeps table names unique
     dataset = _dataset(api, database["id"], "agg_district_scores")
-    rows = api.chart_data(
+    rows = _grouped_chart(
+        api,
+        dataset,
+        ["district_name", "test_id"],
         {
-            "datasource": {"id": dataset, "type": "table"},
-            "queries": [
-                {
-                    "columns": ["district_name", "test_id"],
-                    "metrics": [
-                        {"expressionType": "SQL", "sqlExpression": "SUM(student_count)", "label": "students"},
-                        {
-                            "expressionType": "SQL",
-                            "sqlExpression": "SUM(avg_score * student_count) / SUM(student_count)",
-                            "label": "avg_score",
-                        },
-                    ],
-                    "filters": [{"col": "school_year", "op": "==", "val": 2025}],
-                    "orderby": [["district_name", True], ["test_id", True]],
-                    "row_limit": 10000,
-                }
-            ],
-            "result_format": "json",
-            "result_type": "full",
-        }
+            "students": "SUM(student_count)",
+            "avg_score": "SUM(avg_score * student_count) / SUM(student_count)",
+        },
+        filters=[{"col": "school_year", "op": "==", "val": 2025}],
     )
     expected = stack.mart.query(
         """
@@ -293,9 +86,7 @@ def test_chart_data_through_a_database_registered_by_api_matches_the_mart(stack)
         """
     ).result_rows
     assert len(expected) >= 12
-    got = [(r["district_name"], r["test_id"], r["students"], r["avg_score"]) for r in rows]
-    assert [row[:3] for row in got] == [row[:3] for row in expected]
-    assert [row[3] for row in got] == pytest.approx([row[3] for row in expected], rel=1e-12)
+    _assert_same_rows(rows, ["district_name", "test_id", "students", "avg_score"], expected)
 
 
 def test_imported_dashboard_charts_run_against_the_endpoint(stack):
@@ -410,27 +201,8 @@ def test_in_process_chdb_database_gives_the_endpoint_numbers(stack):
         },
     )
     dataset = _dataset(api, database["id"], "fct_student_scores")
-    rows = api.chart_data(
-        {
-            "datasource": {"id": dataset, "type": "table"},
-            "queries": [
-                {
-                    "columns": ["school_name", "grade"],
-                    "metrics": [
-                        {"expressionType": "SQL", "sqlExpression": "count()", "label": "scores"},
-                        {
-                            "expressionType": "SQL",
-                            "sqlExpression": "avg(overall_score)",
-                            "label": "avg_score",
-                        },
-                    ],
-                    "orderby": [["school_name", True], ["grade", True]],
-                    "row_limit": 10000,
-                }
-            ],
-            "result_format": "json",
-            "result_type": "full",
-        }
+    rows = _grouped_chart(
+        api, dataset, ["school_name", "grade"], {"scores": "count()", "avg_score": "avg(overall_score)"}
     )
     expected = stack.mart.query(
         """
@@ -439,18 +211,16 @@ def test_in_process_chdb_database_gives_the_endpoint_numbers(stack):
         """
     ).result_rows
     assert len(expected) >= 5
-    got = [(r["school_name"], r["grade"], r["scores"], r["avg_score"]) for r in rows]
-    assert [row[:3] for row in got] == [row[:3] for row in expected]
-    assert [row[3] for row in got] == pytest.approx([row[3] for row in expected], rel=1e-12)
+    _assert_same_rows(rows, ["school_name", "grade", "scores", "avg_score"], expected)
 
 
-def _edit_yaml(path: Path, edit) -> None:
+def _edit_yaml(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     config = yaml.safe_load(path.read_text())
     edit(config)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def _school_chart_dataset_database(api) -> tuple[dict, dict, str]:
+def _school_chart_dataset_database(api: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
     (chart,) = api.find("chart", "slice_name", "School by grade")
     chart = api.get(f"/api/v1/chart/{chart['id']}")["result"]
     (dataset,) = [
@@ -464,8 +234,9 @@ def _school_chart_dataset_database(api) -> tuple[dict, dict, str]:
     return chart, dataset, uri
 
 
-def _metric(dataset: dict, name: str) -> dict:
-    (metric,) = [metric for metric in dataset["metrics"] if metric["metric_name"] == name]
+def _metric(dataset: dict[str, Any], name: str) -> dict[str, Any]:
+    metric: dict[str, Any]
+    (metric,) = [item for item in dataset["metrics"] if item["metric_name"] == name]
     return metric
 
 
@@ -478,31 +249,27 @@ def test_importing_again_updates_charts_datasets_and_database_in_place(stack, tm
     edited = tmp_path / "student_scores"
     shutil.copytree(tools.DEFAULT_BUNDLE, edited)
 
-    def edit_chart(config: dict) -> None:
+    def edit_chart(config: dict[str, Any]) -> None:
         config["description"] = "edited description"
         config["params"]["x_axis_title"] = "Grade (edited)"
 
-    def edit_dataset(config: dict) -> None:
+    def edit_dataset(config: dict[str, Any]) -> None:
         _metric(config, "students")["verbose_name"] = "Students (edited)"
 
     _edit_yaml(edited / "charts" / "School_by_grade.yaml", edit_chart)
     _edit_yaml(
         edited / "datasets" / "Student_scores_ClickHouse" / "rpt_school_grade_scores.yaml", edit_dataset
     )
-    _run(
-        [
-            "bash",
-            str(ROOT / "scripts" / "superset.sh"),
-            "import",
-            "--bundle",
-            str(edited),
-            "--password",
-            BI_PASSWORD,
-            "--uri",
-            f"clickhousedb://{BI_USER}@localhost:{stack.endpoint_port}/scores",
-        ],
-        stack.env,
-        stack.logs / "import-edited.log",
+    superset_sh(
+        "import",
+        "--bundle",
+        str(edited),
+        "--password",
+        BI_PASSWORD,
+        "--uri",
+        f"clickhousedb://{BI_USER}@localhost:{stack.endpoint_port}/scores",
+        env=stack.env,
+        log=stack.logs / "import-edited.log",
     )
     chart, dataset, uri = _school_chart_dataset_database(api)
     assert chart["id"] == before_chart["id"]
@@ -586,18 +353,14 @@ def test_roster_users_see_only_their_rows_through_superset_rls(stack, tmp_path):
     passwords = tmp_path / "passwords.json"
     passwords.write_text(json.dumps({"ms.teacher": "teacher-pw-1", "mr.state": "state-pw-1"}))
     port = stack.superset_url.rsplit(":", 1)[1]
-    _run(
-        [
-            "bash",
-            str(ROOT / "scripts" / "superset.sh"),
-            "roster",
-            "--roster",
-            str(roster),
-            "--passwords",
-            str(passwords),
-        ],
-        {**stack.env, "SUPERSET_PORT": port},
-        stack.logs / "roster.log",
+    superset_sh(
+        "roster",
+        "--roster",
+        str(roster),
+        "--passwords",
+        str(passwords),
+        env={**stack.env, "SUPERSET_PORT": port},
+        log=stack.logs / "roster.log",
     )
     admin = stack.api
     (database,) = admin.find("database", "database_name", "Student scores (ClickHouse)")
