@@ -1,6 +1,6 @@
 """The report API backed by this project against the same API code backed by PostgreSQL 15.
 
-    python benchmarks/api_latency.py --rows 1000000
+    python -m benchmarks.api_latency --rows 1000000
 
 One run, side by side:
   * project: `scores serve --api-port` on a warehouse built from the generated rows. Answers come
@@ -39,16 +39,16 @@ from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+from api import reports
+from api.cache import Generation
+from api.service import NotFoundError, Viewer
+from benchmarks.data import make_files
+from benchmarks.design import design_sql
+from benchmarks.extra import require
+from benchmarks.host import BIN, RESULTS, ROOT, free_port
+from benchmarks.ours import project_env
+from benchmarks.peers.postgres import PG_VIEWS, Postgres, build_design, load_facts, vacuum
 
-import compare  # noqa: E402  (benchmarks/compare.py: PostgreSQL set-up, design SQL)
-
-from api import reports  # noqa: E402
-from api.cache import Generation  # noqa: E402
-from api.service import NotFoundError, Viewer  # noqa: E402
-
-BIN = Path(sys.executable).parent
 PASSWORD = "bench-pw"
 ROUTES = {
     reports.CLASSROOM: "/v1/classrooms/{y}/{k}/{t}",
@@ -70,7 +70,7 @@ class PostgresReports:
         self._local = threading.local()
         self.generation = Generation("postgres", 0)
         self.changing = False
-        self._sql = {report: compare.design_sql(name, "pg") for report, name in POSTGRES_SQL.items()}
+        self._sql = {report: design_sql(name, "pg") for report, name in POSTGRES_SQL.items()}
 
     def _conn(self) -> Any:
         import psycopg
@@ -182,9 +182,10 @@ def main() -> None:
     if args.serve_postgres:
         serve_postgres_api(json.loads(args.dsn), args.serve_postgres)
         return
+    require("psycopg")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="api-latency-"))
-    env = compare.project_env(work)
-    info = compare.make_files(work, args.rows, env)
+    env = project_env(work)
+    info = make_files(work, args.rows, env)
     print(f"rows: {info['rows']}; loading and building the project", flush=True)
     subprocess.run(
         [str(BIN / "scores"), "load", str(work / "base.parquet"), "-q"], env=env, check=True, cwd=ROOT
@@ -192,26 +193,27 @@ def main() -> None:
     subprocess.run([str(BIN / "dbt"), "build", "--quiet"], env=env, check=True, cwd=ROOT)
 
     print("postgres: load and materialized views", flush=True)
-    pg = compare.Postgres(work / "postgres")
+    pg = Postgres(work / "postgres")
     pg.start()
     try:
         conn = pg.connect()
-        with conn.transaction():
-            conn.execute(compare.PG_TABLE)
-            compare.pg_copy(conn, "student_scores", work / "base.parquet")
-        for sql in compare.PG_INDEXES:
-            conn.execute(sql)
-        for name, sql in compare.PG_VIEWS.items():
-            conn.execute(f"create materialized view {name} as {sql}")
-        for sql in compare.PG_VIEW_INDEXES:
-            conn.execute(sql)
-        for name in ("student_scores", *compare.PG_VIEWS):
-            conn.execute(f"vacuum (analyze) {name}")
+        load_facts(conn, work / "base.parquet")
+        build_design(conn)
+        vacuum(conn)
         dsn = {"host": "127.0.0.1", "port": pg.port, "user": "postgres", "dbname": "postgres"}
-        pg_port = compare.free_port()
+        pg_port = free_port()
         # its own process, as the project's API is (scores serve): neither shares the clients' GIL
         twin = subprocess.Popen(
-            [sys.executable, __file__, "--serve-postgres", str(pg_port), "--dsn", json.dumps(dsn)], cwd=ROOT
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.api_latency",
+                "--serve-postgres",
+                str(pg_port),
+                "--dsn",
+                json.dumps(dsn),
+            ],
+            cwd=ROOT,
         )
         pg_url = f"http://127.0.0.1:{pg_port}"
         wait_http(pg_url + "/openapi.json")
@@ -225,7 +227,7 @@ def main() -> None:
                 }
             )
         )
-        api_port, sql_port = compare.free_port(), compare.free_port()
+        api_port, sql_port = free_port(), free_port()
         served = subprocess.Popen(
             [str(BIN / "scores"), "serve", "--port", str(sql_port), "--api-port", str(api_port)],
             env={**env, "SCORES_SERVE_USERS_FILE": str(users)},
@@ -276,7 +278,7 @@ def main() -> None:
                     requests.get(project_url + "/v1/build", auth=auth, timeout=10).json()["build"] == before
                 ):
                     time.sleep(0.05)
-                for name in compare.PG_VIEWS:
+                for name in PG_VIEWS:
                     conn.execute(f"refresh materialized view {name}")
                 results["phases"][f"after_build_{clients}"] = {
                     "project": measure(project_url, auth, keys, clients),
@@ -295,7 +297,7 @@ def main() -> None:
     finally:
         pg.stop()
     results["in_process_warm_us"] = in_process(work, keys)
-    out = ROOT / "benchmarks" / "results" / f"api_latency-{args.rows}"
+    out = RESULTS / f"api_latency-{args.rows}"
     out.with_suffix(".json").write_text(json.dumps(results, indent=2))
     out.with_suffix(".md").write_text(markdown(results))
     print(markdown(results))

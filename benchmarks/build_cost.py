@@ -1,6 +1,6 @@
 """What a `dbt build` costs, by what changed, on the embedded engine.
 
-    python benchmarks/build_cost.py --rows 1000000
+    python -m benchmarks.build_cost --rows 1000000
 
 One fresh warehouse per run, generated rows. Each step is a whole `dbt build` (models and
 tests), timed as a command; model and test time come from dbt's run_results.json:
@@ -19,17 +19,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import random
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from benchmarks.host import BIN, RESULTS, ROOT
+from benchmarks.measure import timed
+from benchmarks.ours import project_env, run_results
+
 # the input columns as the loaders read them, selected back from the fact table
 CORRECTION_COLUMNS = (
     "student_id, teacher_id, teacher_name, school_id, school_name, district_id, district_name, "
@@ -38,15 +38,9 @@ CORRECTION_COLUMNS = (
 )
 
 
-def timed(args: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(args, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return round(time.perf_counter() - started, 2)
-
-
 def node_times(target: Path) -> dict[str, Any]:
     """Model and test time of the last dbt command, and its ten most expensive nodes."""
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    results = run_results(target)["results"]
 
     def total(kind: str) -> float:
         return round(sum(float(r["execution_time"]) for r in results if r["unique_id"].startswith(kind)), 2)
@@ -123,21 +117,16 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-build-cost-"))
     target = work / "target"
-    env = {
-        **os.environ,
-        "SCORES_CHDB_PATH": str(work / "chdb"),
-        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
-        "DBT_TARGET_PATH": str(target),
-    }
+    env = project_env(work)
     scores, dbt = str(BIN / "scores"), str(BIN / "dbt")
     build = [dbt, "build", "--quiet", *(["--threads", str(args.threads)] if args.threads else [])]
     incremental = build + (["--vars", "{full_tests: true}"] if args.full_tests else [])
     delta = max(args.rows // 100, 1)
     report: dict[str, Any] = {"rows": args.rows, "delta_rows": delta, "threads": args.threads, "steps": {}}
-    report["load_seconds"] = timed([scores, "generate", "--rows", str(args.rows), "-q"], env)
+    report["load_seconds"] = round(timed([scores, "generate", "--rows", str(args.rows), "-q"], env), 2)
 
     def step(name: str, command: list[str]) -> None:
-        wall = timed(command, env)
+        wall = round(timed(command, env), 2)
         report["steps"][name] = {"wall_seconds": wall} | node_times(target)
         print(f"{name}: {wall:.1f} s", file=sys.stderr)
 
@@ -149,7 +138,7 @@ def main() -> None:
     timed([scores, "load", str(corrections), "-q"], env)
     step("1% corrections", incremental)
     suffix = f"-threads{args.threads}" if args.threads else ""
-    out = ROOT / "benchmarks" / "results" / f"build_cost-{args.rows}{suffix}.json"
+    out = RESULTS / f"build_cost-{args.rows}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     (out.with_suffix(".md")).write_text(markdown(report))

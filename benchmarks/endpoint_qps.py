@@ -1,6 +1,6 @@
 """Queries per second through `scores serve` with concurrent clients (classroom lookups).
 
-    python benchmarks/endpoint_qps.py --rows 1000000 --clients 8 --seconds 20
+    python -m benchmarks.endpoint_qps --rows 1000000 --clients 8 --seconds 20
 
 Two ways to ask for a classroom, each measured in turn: the SQL a BI tool writes against the
 mart agg_classroom_scores ("mart"), and one dictGet on the serving dictionary
@@ -20,27 +20,20 @@ import json
 import multiprocessing
 import os
 import random
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import clickhouse_connect
 
+from benchmarks.host import BIN, RESULTS, ROOT, free_port
+from benchmarks.ours import project_env
+
 USER, PASSWORD = "bench", "bench-secret"  # a reader of the endpoint started here
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 CLASSROOM_QUERY = (
     "SELECT teacher_name, student_count, avg_score, median_score, excellent_count, "
@@ -55,7 +48,7 @@ LOOKUP_QUERY = (
 QUERIES = {"mart": CLASSROOM_QUERY, "lookup": LOOKUP_QUERY}
 
 
-def _client_loop(job: tuple[int, list[tuple[int, str, str]], int, float, str]) -> list[float]:
+def _client_loop(job: tuple[int, Sequence[Sequence[Any]], int, float, str]) -> list[float]:
     """One client process: random classroom lookups until the deadline; returns latencies."""
     port, keys, seed, deadline, query = job
     client = clickhouse_connect.get_client(
@@ -80,13 +73,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--data-dir", type=Path, help="reuse a built warehouse (its chdb directory)")
     args = parser.parse_args()
-    env = {**os.environ, "DBT_PROFILES_DIR": str(ROOT / "profiles"), "SCORES_TARGET": "dev"}
     if args.data_dir:
+        env = {**os.environ, "DBT_PROFILES_DIR": str(ROOT / "profiles"), "SCORES_TARGET": "dev"}
         env["SCORES_CHDB_PATH"] = str(args.data_dir)
     else:
-        work = Path(tempfile.mkdtemp(prefix="bench-qps-"))
-        env["SCORES_CHDB_PATH"] = str(work / "chdb")
-        env["DBT_TARGET_PATH"] = str(work / "target")
+        env = project_env(Path(tempfile.mkdtemp(prefix="bench-qps-")))
         subprocess.run(
             [str(BIN / "scores"), "generate", "--rows", str(args.rows), "-q"],
             env=env,
@@ -99,7 +90,7 @@ def main() -> None:
             env=env,
             check=True,
         )
-    port = _free_port()
+    port = free_port()
     env["SCORES_SERVE_USERS"] = f"{USER}:{PASSWORD}:readonly"  # the endpoint admits no anonymous user
     server = subprocess.Popen(
         [str(BIN / "scores"), "serve", "--port", str(port)],
@@ -108,6 +99,7 @@ def main() -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert server.stdout is not None
     try:
         server.stdout.readline()  # "serving ..."
         admin = clickhouse_connect.get_client(host="127.0.0.1", port=port, username=USER, password=PASSWORD)
@@ -132,7 +124,7 @@ def main() -> None:
                 "p50_ms": round(statistics.median(latencies) * 1000, 2),
                 "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 2),
             }
-        out = ROOT / "benchmarks" / "results" / "endpoint_qps.json"
+        out = RESULTS / "endpoint_qps.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))

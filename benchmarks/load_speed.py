@@ -1,6 +1,6 @@
 """Loader throughput and peak memory, through the `scores load` command (validation included).
 
-    python benchmarks/load_speed.py --rows 1000000 [--formats parquet,csv,jsonl]
+    python -m benchmarks.load_speed --rows 1000000 [--formats parquet,csv,jsonl]
 
 For each format: write N generated rows to a file, load it into a fresh embedded warehouse, and
 report rows/s (wall time of the whole command, start-up included) and the peak resident memory
@@ -20,9 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
+from benchmarks.host import BIN, RESULTS, ROOT
+from benchmarks.measure import run_measured
 
 # Run in a fresh process: time two INSERT ... SELECT from file(path, Parquet) on a new engine.
 FLOOR = """
@@ -80,20 +79,9 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         env = {**os.environ, "SCORES_CHDB_PATH": str(work / f"chdb-{fmt}")}
-        # a wrapper process reports the loader's own peak memory (RUSAGE_CHILDREN of its only child)
-        wrapper = (
-            "import resource, subprocess, sys, time; t = time.perf_counter(); "
-            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-        )
-        measured = subprocess.run(
-            [sys.executable, "-c", wrapper, str(BIN / "scores"), "load", "--quiet", str(path)],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        seconds, peak_mib = float(measured[0]), int(measured[1]) / 1024
+        # the loader's own peak memory, as the only child of a wrapper process
+        step = run_measured([str(BIN / "scores"), "load", "--quiet", str(path)], env)
+        seconds, peak_mib = step.seconds, step.peak_mib or 0.0
         results.append(
             {
                 "format": fmt,
@@ -109,7 +97,7 @@ def main() -> None:
         print(json.dumps(results[-1]))
         path.unlink()
     # one entry per (format, rows): a run replaces the entries it measured and keeps the others
-    out = ROOT / "benchmarks" / "results" / "load_speed.json"
+    out = RESULTS / "load_speed.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     measured = {(r["format"], r["rows"]) for r in results}
     kept = json.loads(out.read_text())["results"] if out.exists() else []

@@ -1,7 +1,7 @@
 # Sourced by the other scripts: a project-local virtual environment with everything installed
-# (pyproject.toml, extras "dev", at the versions of requirements.lock), reinstalled when either
-# changes; then PATH and the dbt profile directory point at the project. Needs only Python >= 3.11
-# and access to PyPI.
+# (pyproject.toml, extras "dev" and "bench", at the versions of requirements.lock), reinstalled
+# when either changes; then PATH and the dbt profile directory point at the project. Needs only
+# Python >= 3.11 and access to PyPI.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +19,7 @@ if [ ! -f "$stamp" ]; then
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
     # the versions of requirements.lock: every fresh machine gets the environment CI tested
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$ROOT/requirements.lock" -e "$ROOT[dev]"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$ROOT/requirements.lock" -e "$ROOT[dev,bench]"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi

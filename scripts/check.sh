@@ -17,7 +17,7 @@ step "mypy"
 mypy
 
 if [ "${SCORES_SKIP_SUPERSET:-0}" = "1" ]; then
-    # the gate without the Superset tests (benchmarks/ci_speed.py compares the slim CI with this)
+    # the gate without the Superset tests (`python -m benchmarks.ci_speed` compares the slim CI with this)
     step "Superset tests skipped (SCORES_SKIP_SUPERSET=1)"
 else
     step "Superset environment (.venv-superset, for the Superset tests)"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.ci_speed import commit_everything
 from loaders.config import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
@@ -101,15 +102,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
         if source.is_file() and not name.startswith(("docs/", "benchmarks/results/")):
             (path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, path / name)
-    for command in (
-        ["init", "-q", "-b", "main"],
-        ["add", "-A"],
-        ["-c", "user.email=ci@example.org", "-c", "user.name=CI", "commit", "-qm", "base"],
-    ):
-        subprocess.run(["git", *command], cwd=path, check=True, capture_output=True)
-    base = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    base = commit_everything(path)
     return Repo(path, tmp_path_factory.mktemp("ci-cache"), base)
 
 
