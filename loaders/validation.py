@@ -136,6 +136,15 @@ def _longer_than(expression: str, limit: int) -> str:
     return f"(length({expression}) > {limit} AND lengthUTF8({expression}) > {limit})"
 
 
+def _present_and_valid(column: str, value: str, invalid: str, why: str) -> list[tuple[str, str, str]]:
+    """The two checks of a required text column: missing, and invalid (the value shown, then `why`,
+    a quoted SQL string)."""
+    return [
+        (column, f"empty({value})", quote(f"{column} is missing")),
+        (column, invalid, f"concat({quote(column + ' ')}, {_shown(value)}, {why})"),
+    ]
+
+
 def _shown(expression: str) -> str:
     """The value as shown in a message: quoted, cut at 40 characters."""
     return (
@@ -235,24 +244,23 @@ class Rules:
         )
 
         state = _text("state_id")
-        checks.append(("state_id", f"empty({state})", quote("state_id is missing")))
-        checks.append(
-            (
+        checks.extend(
+            _present_and_valid(
                 "state_id",
+                state,
                 f"NOT match({state}, '^[A-Za-z]{{2}}$')",
-                f"concat('state_id ', {_shown(state)}, ' is not a two-letter state code')",
+                quote(" is not a two-letter state code"),
             )
         )
 
         subject = f"upperUTF8({_text('subject')})"
         subjects = sorted(self.reference.subject_codes)
-        unknown_subject = quote(f" is not a known subject ({', '.join(subjects)})")
-        checks.append(("subject", f"empty({subject})", quote("subject is missing")))
-        checks.append(
-            (
+        checks.extend(
+            _present_and_valid(
                 "subject",
+                subject,
                 f"NOT has({_list(subjects)}, {subject})",
-                f"concat('subject ', {_shown(subject)}, {unknown_subject})",
+                quote(f" is not a known subject ({', '.join(subjects)})"),
             )
         )
 
@@ -261,12 +269,12 @@ class Rules:
         test = f"upperUTF8({_text('test_id')})"
         tests = sorted(self.reference.test_subject)
         test_subjects = [self.reference.test_subject[t] for t in tests]
-        checks.append(("test_id", f"empty({test})", quote("test_id is missing")))
-        checks.append(
-            (
+        checks.extend(
+            _present_and_valid(
                 "test_id",
+                test,
                 f"NOT has({_list(tests)}, {test})",
-                f"concat('test_id ', {_shown(test)}, ' is not a known test (seeds/tests.csv)')",
+                quote(" is not a known test (seeds/tests.csv)"),
             )
         )
         expected_subject = f"transform({test}, {_list(tests)}, {_list(test_subjects)}, '')"

@@ -50,6 +50,16 @@
     {{ return(columns) }}
 {%- endmacro %}
 
+{#- The key of a by-grade averages dictionary: a school year, the given ids (the group and the
+    one above it), then the test, subject and grade. -#}
+{% macro grade_averages_key(ids) -%}
+    {%- set key = [('school_year', 'UInt16')] -%}
+    {%- for id in ids -%}
+        {%- do key.append((id, 'String')) -%}
+    {%- endfor -%}
+    {{ return(key + [('test_id', 'String'), ('subject', 'String'), ('grade', 'UInt8')]) }}
+{%- endmacro %}
+
 {#- The attributes of the averages dictionaries for the student-in-context lookups. -#}
 {% macro published_averages() -%}
     {%- set attributes = [] -%}

@@ -1,11 +1,14 @@
 -- Classroom averages by classroom key, small groups suppressed (rpt_classroom_scores),
 -- for the student-in-context lookups (srv_student_context).
-{{ config(**dictionary_config(
-    [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String'), ('subject', 'String'),
-     ('school_id', 'String'), ('district_id', 'String')],
-    published_averages(),
-    'rpt_classroom_scores',
-)) }}
+{%- set key = [
+    ('school_year', 'UInt16'),
+    ('teacher_id', 'String'),
+    ('test_id', 'String'),
+    ('subject', 'String'),
+    ('school_id', 'String'),
+    ('district_id', 'String'),
+] -%}
+{{ config(**dictionary_config(key, published_averages(), 'rpt_classroom_scores')) }}
 
 with
 

@@ -1,15 +1,11 @@
 -- District-by-grade averages as published (small groups suppressed, rpt_district_grade_scores),
 -- for the student-in-context lookups (srv_student_context).
-{{ config(**dictionary_config(
-    [('school_year', 'UInt16'), ('state_id', 'String'), ('district_id', 'String'), ('test_id', 'String'),
-     ('subject', 'String'), ('grade', 'UInt8')],
-    published_averages(),
-    'rpt_district_grade_scores',
-)) }}
+{%- set key = grade_averages_key(['state_id', 'district_id']) -%}
+{{ config(**dictionary_config(key, published_averages(), 'rpt_district_grade_scores')) }}
 
 with
 
-aggregates as (
+district_grades as (
     select * from {{ ref('rpt_district_grade_scores') }}
 )
 
@@ -22,4 +18,4 @@ select
     grade,
     avg_score,
     student_count
-from aggregates
+from district_grades

@@ -1,15 +1,11 @@
 -- School-by-grade averages as published (small groups suppressed, rpt_school_grade_scores),
 -- for the student-in-context lookups (srv_student_context).
-{{ config(**dictionary_config(
-    [('school_year', 'UInt16'), ('district_id', 'String'), ('school_id', 'String'), ('test_id', 'String'),
-     ('subject', 'String'), ('grade', 'UInt8')],
-    published_averages(),
-    'rpt_school_grade_scores',
-)) }}
+{%- set key = grade_averages_key(['district_id', 'school_id']) -%}
+{{ config(**dictionary_config(key, published_averages(), 'rpt_school_grade_scores')) }}
 
 with
 
-aggregates as (
+school_grades as (
     select * from {{ ref('rpt_school_grade_scores') }}
 )
 
@@ -22,4 +18,4 @@ select
     grade,
     avg_score,
     student_count
-from aggregates
+from school_grades

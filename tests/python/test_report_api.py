@@ -25,9 +25,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from pydantic import BaseModel
 from schemathesis.core.result import Err, Ok
 from served import Served, free_port, serving
 
+from api import schemas
 from loaders.config import PROJECT_DIR
 from loaders.schema import INPUT_COLUMN_NAMES
 
@@ -458,6 +460,25 @@ def test_errors_are_clear_json(api: Api) -> None:
 
 
 # -- property tests from the OpenAPI document -----------------------------------------------------
+
+
+def test_the_answer_schemas_are_the_lookups_rows(api: Api) -> None:
+    """The API's row schemas (api/schemas.py) describe the rows the serving lookups hold, field
+    for field and in order: a column added to or dropped from a lookup's rows
+    (macros/serving.sql, published_columns) fails here until the schema follows."""
+    y, t, test = api.year, api.teacher, api.test
+    answers: dict[type[BaseModel], str] = {
+        schemas.ClassroomRow: f"/v1/classrooms/{y}/{t}/{test}",
+        schemas.StudentRow: f"/v1/classrooms/{y}/{t}/{test}/students",
+        schemas.SchoolGradeRow: f"/v1/schools/{y}/{api.school}/{test}/grades",
+        schemas.DistrictRow: f"/v1/states/{y}/{api.state}/districts",
+    }
+    for model, path in answers.items():
+        reply = api.get(path)
+        assert reply.status_code == 200, (path, reply.text)
+        rows = reply.json()["rows"]
+        assert rows, path
+        assert [list(row) for row in rows] == [list(model.model_fields)] * len(rows), path
 
 
 def test_the_api_keeps_its_openapi_document(api: Api) -> None:
