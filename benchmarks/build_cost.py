@@ -29,6 +29,7 @@ from typing import Any
 from benchmarks.host import BIN, RESULTS, ROOT
 from benchmarks.measure import timed
 from benchmarks.ours import project_env, run_results
+from loaders.reference import load_reference
 
 # the input columns as the loaders read them, selected back from the fact table
 CORRECTION_COLUMNS = (
@@ -77,8 +78,13 @@ def write_corrections(work: Path, rows: int, env: dict[str, str]) -> Path:
         reader = csv.DictReader(source)
         writer = csv.DictWriter(sink, fieldnames=reader.fieldnames or [])
         writer.writeheader()
+        reference = load_reference()
         for row in reader:
-            row["overall_score"] = str(rng.randint(0, 100))
+            score = rng.randint(0, 100)
+            row["overall_score"] = str(score)
+            # a re-scored test reports the level of its new score, as a real correction does (a
+            # disagreeing level is a data error that assert_reported_levels_mostly_agree catches)
+            row["overall_performance_level"] = str(reference.level_for(row["subject"], score))
             writer.writerow(row)
     return corrections
 

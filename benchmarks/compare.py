@@ -50,7 +50,7 @@ from typing import Any
 from benchmarks.data import make_files
 from benchmarks.extra import require
 from benchmarks.host import IMAGES, RESULTS, machine
-from benchmarks.ours import project_disk, project_env, run_project, settle_merges
+from benchmarks.ours import COMPARISON_SETTINGS, project_disk, project_env, run_project, settle_merges
 from benchmarks.peers.duckdb import run_duckdb
 from benchmarks.peers.postgres import Postgres, run_postgres
 from benchmarks.queries import Runner, client_overhead, run_queries, sample_keys
@@ -122,7 +122,7 @@ def main() -> None:
     }
     with work_directory(args.work_dir, args.keep) as work:
         check_disk(work, args.rows, chosen)
-        env = project_env(work)
+        env = project_env(work, **COMPARISON_SETTINGS)
         print(f"work directory {work}; generating {args.rows:,} rows", flush=True)
         files = make_files(work, args.rows, env)
         report["files"] = files

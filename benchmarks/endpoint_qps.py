@@ -30,6 +30,7 @@ from typing import Any
 
 import clickhouse_connect
 
+from api import reports
 from benchmarks.host import BIN, RESULTS, ROOT, free_port
 from benchmarks.ours import project_env
 
@@ -38,14 +39,11 @@ USER, PASSWORD = "bench", "bench-secret"  # a reader of the endpoint started her
 CLASSROOM_QUERY = (
     "SELECT teacher_name, student_count, avg_score, median_score, excellent_count, "
     "good_count, fair_count, needs_improvement_count FROM scores.agg_classroom_scores "
-    "WHERE school_year = {y:UInt16} AND teacher_id = {t:String} AND test_id = {s:String}"
+    "WHERE school_year = {school_year:UInt16} AND teacher_id = {teacher_id:String} "
+    "AND test_id = {test_id:String}"
 )
-
-
-LOOKUP_QUERY = (
-    "SELECT dictGet('scores.dict_classroom_report', 'report_rows', ({y:UInt16}, {t:String}, {s:String}))"
-)
-QUERIES = {"mart": CLASSROOM_QUERY, "lookup": LOOKUP_QUERY}
+# the report API's own lookup of a classroom (api/reports.py), with the same parameters
+QUERIES = {"mart": CLASSROOM_QUERY, "lookup": reports.queries("scores")[reports.CLASSROOM].sql}
 
 
 def _client_loop(job: tuple[int, Sequence[Sequence[Any]], int, float, str]) -> list[float]:
@@ -59,7 +57,7 @@ def _client_loop(job: tuple[int, Sequence[Sequence[Any]], int, float, str]) -> l
     while time.time() < deadline:
         year, teacher, test = rng.choice(keys)
         started = time.perf_counter()
-        client.query(query, parameters={"y": year, "t": teacher, "s": test})
+        client.query(query, parameters={"school_year": year, "teacher_id": teacher, "test_id": test})
         latencies.append(time.perf_counter() - started)
     return latencies
 

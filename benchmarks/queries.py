@@ -19,16 +19,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from api import reports
 from benchmarks.design import DESIGN_SQL, design_sql
 from benchmarks.measure import latency
 
 
-# The project: the design's lookups (Q1, Q2 and Q3 on the marts) are one dictGet on the serving
-# dictionaries (models/serving/dict_*_report.sql), which hold every report's whole answer per key;
-# Q4 is one key lookup in an EmbeddedRocksDB table (kv_student_context_report); the raw-fact Q3 is
-# the SQL a user writes (served by the fact table's projection).
-def _lookup(dictionary: str, key: str, attribute: str = "report_rows") -> str:
-    return f"SELECT dictGet('scores.{dictionary}', '{attribute}', ({key}))"
+# The project: the design's lookups are the report API's (api/reports.py): one dictGet on the
+# serving dictionaries (models/serving/dict_*_report.sql), which hold every report's whole answer
+# per key, and one key lookup in an EmbeddedRocksDB table for Q4 (kv_student_context_report). The
+# raw-fact Q3 is the SQL a user writes (served by the fact table's projection).
+def _lookup(report: str) -> str:
+    """The report API's query of `report`, its parameters named as the sampled keys are: the
+    school year `y`, the id `k`, the test `t`."""
+    query = reports.queries("scores")[report]
+    sql = query.sql
+    for (name, _), short in zip(query.parameters, ("y", "k", "t"), strict=False):
+        sql = sql.replace("{" + name + ":", "{" + short + ":")
+    return sql
 
 
 # The SQL a BI user writes against the marts (the probe and the client-overhead table time it).
@@ -59,14 +66,12 @@ MART_SQL = {
 
 
 PROJECT_SQL = {
-    "classroom": _lookup("dict_classroom_report", "{y:UInt16}, {k:String}, {t:String}"),
-    "school_by_grade": _lookup("dict_school_grade_report", "{y:UInt16}, {k:String}, {t:String}"),
-    # thousands of rows per answer at 100M: read as the dictionary's pre-serialized JSON text
-    "district_comparison": _lookup("dict_state_district_report", "{y:UInt16}, {k:String}", "report_json"),
-    "student_in_context": (
-        "SELECT report_rows FROM scores.kv_student_context_report "
-        "WHERE classroom_key = ({y:UInt16}, {k:String}, {t:String})"
-    ),
+    "classroom": _lookup(reports.CLASSROOM),
+    "school_by_grade": _lookup(reports.SCHOOL_GRADES),
+    # thousands of rows per answer at 100M: the same lookup of the dictionary's other attribute,
+    # the answer as pre-serialized JSON text
+    "district_comparison": _lookup(reports.STATE_DISTRICTS).replace("'report_rows'", "'report_json'"),
+    "student_in_context": _lookup(reports.STUDENTS),
     "district_comparison_raw": (
         "SELECT district_id, test_id, subject, count() AS total_students, "
         "avg(overall_score) AS district_avg_score, "
@@ -105,6 +110,16 @@ def bind_client_side(sql: str, params: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(format_query_value(params[m.group(1)])), sql)
 
 
+# the columns a published report row adds to the design's answer (whether the group is hidden,
+# and its label): the comparison runs with suppression off, so they are constant
+PUBLISHED_FLAGS = ("is_suppressed", "suppression_label")
+
+
+def _design_values(row: dict[str, Any]) -> list[Any]:
+    """A report row's values, as the design's query answers it."""
+    return [value for name, value in row.items() if name not in PUBLISHED_FLAGS]
+
+
 class Runner:
     """Runs one query class on one engine with bound parameters and returns the rows."""
 
@@ -119,11 +134,11 @@ class Runner:
         if engine == "project":
             if name in JSON_TEXT_LOOKUPS:  # one JSON array of objects, as it is stored
                 text = self.chdb.query(bind_client_side(PROJECT_SQL[name], params), "RawBLOB").bytes()
-                return [list(row.values()) for row in json.loads(text)]
+                return [_design_values(row) for row in json.loads(text)]
             result = self.chdb.query(bind_client_side(PROJECT_SQL[name], params), "JSONCompact")
             data = json.loads(result.bytes())["data"]
             if name in LOOKUPS:  # one row holding the report's rows
-                return [list(row.values()) for row in data[0][0]]
+                return [_design_values(row) for row in data[0][0]]
             return list(data)
         if engine == "postgres":
             sql, order = self.pg_sql[name]
