@@ -26,13 +26,25 @@
     settings lightweight_deletes_sync = 2
 {%- endmacro %}
 
-{#- Delete from a key-value table the keys (column `key_column`, a tuple of `parts`) that
-    `source` lists for the missing batches. -#}
-{% macro delete_upserted_keys_sql(relation, key_column, parts, source, batch_column, missing_sql) -%}
+{#- The keys (tuples of `parts`) that `source` lists for the missing batches and that `present`,
+    the rows the key-value table is built from, no longer has: a key still present is inserted
+    again by the run, which replaces its value, so only a key that is gone needs a delete. The
+    check reads `present` by the keys only (they lead its sort key). -#}
+{% macro upserted_keys_gone_sql(parts, source, batch_column, missing_sql, present) -%}
+    {%- set columns = parts | join(', ') -%}
+    select distinct tuple({{ columns }}) from {{ source }}
+    where
+        {{ batch_column }} in ({{ missing_sql }})
+        and ({{ columns }}) not in (
+            select {{ columns }} from {{ present }}
+            where ({{ columns }}) in (select {{ columns }} from {{ source }} where {{ batch_column }} in ({{ missing_sql }}))
+        )
+{%- endmacro %}
+
+{#- Delete from a key-value table the keys (column `key_column`) that `keys_sql` selects. -#}
+{% macro delete_upserted_keys_sql(relation, key_column, keys_sql) -%}
     delete from {{ relation }} {{ cluster_clause() }}
-    where {{ key_column }} in (
-        select distinct tuple({{ parts | join(', ') }}) from {{ source }} where {{ batch_column }} in ({{ missing_sql }})
-    )
+    where {{ key_column }} in ({{ keys_sql }})
     settings lightweight_deletes_sync = 2
 {%- endmacro %}
 
@@ -91,9 +103,9 @@
             'drop_changes': drop_table_sql(changes),
             'delete_keys': delete_keys_sql(relation, changes, keys),
             'delete_expired': delete_expired_sql(relation),
-            'delete_upserted_keys': delete_upserted_keys_sql(
-                relation, 'classroom_key', ['school_year', 'teacher_id', 'test_id'], work_list, 'batch_id', "select 'b1'"
-            ),
+            'delete_upserted_keys': delete_upserted_keys_sql(relation, 'classroom_key', upserted_keys_gone_sql(
+                ['school_year', 'teacher_id', 'test_id'], work_list, 'batch_id', "select 'b1'", new_data
+            )),
             'modify_ttl': modify_ttl_sql(relation),
             'replace_partitions': replace_partitions_sql(relation, new_data, ['2025', '2026']),
             'ledger_reset': ledger_reset_sql(ledger, relation.identifier),

@@ -20,9 +20,10 @@
         'table'       rebuild the whole table and exchange it atomically, when anything upstream
                       changed (small tables).
         'upsert'      a key-value table (EmbeddedRocksDB, an insert replaces the value of its key):
-                      delete the keys that `upsert_key` finds in the missing batches (every
-                      version's, some may be gone), then insert the model's rows, whose keys
-                      replace their old values. A deleted key is briefly absent during the run.
+                      upsert_key = {column, parts, present_in}. Delete the keys of the missing
+                      batches (every version's) that the model `present_in` no longer has (a
+                      classroom whose students all moved), then insert the model's rows, whose
+                      keys replace their old values. A deleted key is absent from then on.
       names           (partitions) the mart's name columns: school years whose stored names are
                       no longer current are republished (macros/current_names.sql).
 
@@ -42,8 +43,8 @@
     {%- if publish not in ('rows', 'partitions', 'table', 'upsert') -%}
         {{ exceptions.raise_compiler_error(model.name ~ ": publish must be 'rows', 'partitions', 'table' or 'upsert'") }}
     {%- endif -%}
-    {%- if publish == 'upsert' and not config.get('upsert_key') -%}
-        {{ exceptions.raise_compiler_error(model.name ~ ": publish='upsert' needs upsert_key: {column, parts}") }}
+    {%- if publish == 'upsert' and not config.get('upsert_key', {}).get('present_in') -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": publish='upsert' needs upsert_key: {column, parts, present_in}") }}
     {%- endif -%}
     {%- if publish != 'table' and not keys -%}
         {{ exceptions.raise_compiler_error(model.name ~ ": publish='" ~ publish ~ "' needs batch_keys") }}
@@ -153,9 +154,13 @@
         {% do clickhouse__incremental_insert_overwrite(existing_relation, config.get('partition_by'), False) %}
     {%- elif publish == 'upsert' -%}
         {%- set key = config.get('upsert_key') -%}
-        {%- do run_query(delete_upserted_keys_sql(
-            target_relation, key.column, key.parts, changes_source, changes_from.batch_column, missing_batches()
-        )) -%}
+        {%- set gone = upserted_keys_gone_sql(
+            key.parts, changes_source, changes_from.batch_column, missing_batches(), upstream_relation(key.present_in)
+        ) -%}
+        {#- a point read of the key-value table; nearly always nothing is gone -#}
+        {%- if has_rows(this, key.column ~ ' in (' ~ gone ~ ')') -%}
+            {%- do run_query(delete_upserted_keys_sql(target_relation, key.column, gone)) -%}
+        {%- endif -%}
         {%- call statement('main') -%}
             {{ clickhouse__insert_into(target_relation, sql, config.get('contract').enforced) }}
         {%- endcall -%}

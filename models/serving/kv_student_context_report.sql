@@ -7,8 +7,8 @@
     reads changed (batch_incremental, publish='upsert'): a classroom's value holds the averages of
     its classroom, school grade and district grade (small groups suppressed, which depends on
     the group's siblings), so a run rewrites every classroom of each district and test its
-    batches touched, and deletes first the classrooms any version of a changed
-    score was in (a classroom whose students all moved is gone).
+    batches touched, and deletes first the classrooms that any version of a changed score was in
+    and that have no students left (all moved).
 -#}
 {%- set key = [('school_year', 'UInt16'), ('teacher_id', 'String'), ('test_id', 'String')] -%}
 {#- a student's columns, gathered per classroom; the averages are looked up after grouping -#}
@@ -44,7 +44,11 @@
     materialized='batch_incremental',
     publish='upsert',
     batch_keys=['school_year', 'district_id', 'test_id'],
-    upsert_key={'column': 'classroom_key', 'parts': ['school_year', 'teacher_id', 'test_id']},
+    upsert_key={
+        'column': 'classroom_key',
+        'parts': ['school_year', 'teacher_id', 'test_id'],
+        'present_in': 'srv_student_scores_by_teacher',
+    },
     batch_upstream=[
         'srv_student_scores_by_teacher', 'dict_classroom_averages', 'dict_school_grade_averages',
         'dict_district_grade_averages',

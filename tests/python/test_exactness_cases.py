@@ -87,6 +87,33 @@ def test_a_school_year_whose_dimensions_were_corrected_away_leaves_the_mart(ware
     assert warehouse.rows(years) == [(2026,)]
 
 
+def test_a_classroom_whose_students_all_moved_leaves_the_lookups(warehouse, tmp_path):
+    """Every score of one classroom is corrected to another teacher: the next build drops the
+    classroom from every lookup (the key-value table deletes a key only when no student is left
+    under it), and the new classroom answers with all of them."""
+    rows = [_row(student_id=f"S-MOVE-{k}", overall_score=60 + k) for k in range(4)]
+    stays = _row(student_id="S-STAYS", teacher_id="T-STAYS", overall_score=70)
+    _load(_write(tmp_path / "first.csv", [*rows, stays]))
+    warehouse.dbt("build")
+    old, new = BASE[0]["teacher_id"], "T-MOVED-TO"
+    key = f"SELECT classroom_key.2 FROM `{warehouse.db}`.kv_student_context_report ORDER BY 1"
+    assert warehouse.rows(key) == sorted([(old,), ("T-STAYS",)])
+    _load(_write(tmp_path / "moved.csv", [{**row, "teacher_id": new} for row in rows]))
+    warehouse.dbt("build")
+    assert warehouse.rows(key) == sorted([(new,), ("T-STAYS",)])
+    students = warehouse.rows(
+        f"SELECT length(report_rows) FROM `{warehouse.db}`.kv_student_context_report "
+        "WHERE classroom_key = ({y:UInt16}, {t:String}, {x:String})",
+        y=BASE[0]["school_year"],
+        t=new,
+        x=BASE[0]["test_id"],
+    )
+    assert students == [(4,)]
+    assert warehouse.rows(
+        f"SELECT teacher_id FROM `{warehouse.db}`.rpt_classroom_scores ORDER BY 1"
+    ) == sorted([(new,), ("T-STAYS",)])
+
+
 def test_lowering_retention_reaches_every_layer_at_the_next_build(chdb_path, dbt_target_dir, tmp_path):
     with fresh_warehouse("retention_lowered", dbt_target_dir, SCORES_RETENTION_YEARS="9") as warehouse:
         old = _row(school_year=2020, test_date="2019-10-14")
