@@ -61,9 +61,6 @@ def _invoke_returning(self: jinja2.runtime.Macro, arguments: list[Any], autoesca
         return returned.value
 
 
-jinja2.runtime.Macro._invoke = _invoke_returning  # type: ignore[method-assign]
-
-
 def dbt_macros(file: str, variables: dict[str, object]) -> Callable[..., Any]:
     """The macros of macros/<file> as dbt would call them, with `var()` answering `variables`."""
     environment = jinja2.Environment(extensions=["jinja2.ext.do"])
@@ -78,7 +75,10 @@ def dbt_macros(file: str, variables: dict[str, object]) -> Callable[..., Any]:
     )
 
     def call(name: str, *args: object, **kwargs: object) -> Any:
-        result = getattr(module, name)(*args, **kwargs)
+        # only while these macros run: dbt renders its own macros in this process too
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(jinja2.runtime.Macro, "_invoke", _invoke_returning)
+            result = getattr(module, name)(*args, **kwargs)
         return result.strip() if isinstance(result, str) else result
 
     return call
