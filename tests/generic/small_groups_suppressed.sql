@@ -32,44 +32,55 @@ cells as (
         on {% for column in group_columns %}aggregates.{{ column }} = published.{{ column }}{% if not loop.last %} and {% endif %}{% endfor %}
 ),
 
+{#- every problem counted in one pass over `cells`, which the engine would otherwise evaluate
+    (the join, and the view's window functions under it) once for each problem: the totals of a
+    partition are window sums, and a partition is counted once (uniqExactIf over its key) -#}
+flagged as (
+    select
+        *
+        {%- for siblings in partitions %},
+        sumIf(students, hidden = 1) over (partition by {{ siblings | join(', ') }}) as hidden_students_{{ loop.index }},
+        countIf(hidden = 1) over (partition by {{ siblings | join(', ') }}) as hidden_cells_{{ loop.index }},
+        count() over (partition by {{ siblings | join(', ') }}) as all_cells_{{ loop.index }}
+        {%- endfor %}
+    from cells
+),
+
 problems as (
-    select 'published below the minimum' as problem, count() as cells
-    from cells
-    where hidden = 0 and (students < {{ n }} or published_students != students)
-    union all
-    select 'missing from the view' as problem, count() as cells
-    from cells
-    where published_students is null and hidden = 0
-    {%- for siblings in partitions %}
-    union all
-    select 'recoverable by subtraction over {{ siblings | join("/") }}' as problem, count() as cells
-    from (
-        select
-            sumIf(students, hidden = 1) as hidden_students,
-            countIf(hidden = 1) as hidden_cells,
-            count() as all_cells
-        from cells
-        group by {{ siblings | join(', ') }}
-    )
-    where hidden_cells > 0 and hidden_cells < all_cells and hidden_students < {{ n }}
-    {%- endfor %}
-    {%- if bands %}
-    union all
-    select 'band counts recoverable' as problem, count() as cells
-    from cells
-    where
-        hidden = 0
-        and (
-            {% for band in bands %}published_{{ band }} < {{ n }}{% if not loop.last %} or {% endif %}{% endfor %}
-            or (
-                ({% for band in bands %}published_{{ band }} is null{% if not loop.last %} or {% endif %}{% endfor %})
-                and students - ({% for band in bands %}ifNull(published_{{ band }}, 0){% if not loop.last %} + {% endif %}{% endfor %}) < {{ n }}
+    select
+        arrayJoin([
+            tuple('published below the minimum', countIf(hidden = 0 and (students < {{ n }} or published_students != students))),
+            tuple('missing from the view', countIf(published_students is null and hidden = 0))
+            {%- for siblings in partitions %},
+            tuple(
+                'recoverable by subtraction over {{ siblings | join("/") }}',
+                uniqExactIf(
+                    tuple({{ siblings | join(', ') }}),
+                    hidden_cells_{{ loop.index }} > 0
+                    and hidden_cells_{{ loop.index }} < all_cells_{{ loop.index }}
+                    and hidden_students_{{ loop.index }} < {{ n }}
+                )
             )
-        )
-    {%- endif %}
+            {%- endfor %}
+            {%- if bands %},
+            tuple('band counts recoverable', countIf(
+                hidden = 0
+                and (
+                    {% for band in bands %}published_{{ band }} < {{ n }}{% if not loop.last %} or {% endif %}{% endfor %}
+                    or (
+                        ({% for band in bands %}published_{{ band }} is null{% if not loop.last %} or {% endif %}{% endfor %})
+                        and students - ({% for band in bands %}ifNull(published_{{ band }}, 0){% if not loop.last %} + {% endif %}{% endfor %}) < {{ n }}
+                    )
+                )
+            ))
+            {%- endif %}
+        ]) as problem_cells
+    from flagged
 )
 
-select problem, cells
+select
+    tupleElement(problem_cells, 1) as problem,
+    tupleElement(problem_cells, 2) as cells
 from problems
 where cells > 0
 {% endtest %}

@@ -187,6 +187,57 @@ def test_project_data_tests_find_bad_rows(warehouse):
     assert _failed_tests(result) == {unknown_test}
 
 
+def test_serving_and_disclosure_tests_fail_on_bad_rows(warehouse):
+    """The cheaper checks that stand for whole-view scans still fail: the disclosure test (one pass
+    over each report view, tests/generic/small_groups_suppressed.sql) when the view shows a group
+    below the minimum; the range of each averages dictionary (which is every average
+    srv_student_context can show) on an impossible average; the key-value table's row count
+    (against srv_student_scores_by_teacher, the rows of srv_student_context) on a missing row."""
+    load_generated(warehouse.landing, GeneratorSpec(rows=3_000, seed=13), QUIET)
+    warehouse.dbt("build")
+    disclosure = "test_name:small_groups_suppressed"
+    # the views were built for the default minimum; held to a far larger one, each shows groups below it
+    result = warehouse.dbt("test", "-s", disclosure, "--vars", "{min_group_size: 1000}", expect_success=False)
+    failed = {name.split("_ref_")[0] for name, status, _ in _failed_tests(result) if status == "fail"}
+    assert {name.split("__")[0] for name in failed} == {
+        f"small_groups_suppressed_rpt_{level}_scores_{first}"
+        for level, first in (
+            ("classroom", "excellent_count"),
+            ("school_grade", "excellent_count"),
+            ("district_grade", "excellent_count"),
+            ("district", "excellent_count"),
+            ("dimension", "school_year"),
+        )
+    }, failed
+    warehouse.dbt("test", "-s", disclosure)
+
+    for mart, dictionary in (
+        ("agg_classroom_scores", "dict_classroom_averages"),
+        ("agg_school_grade_scores", "dict_school_grade_averages"),
+        ("agg_district_grade_scores", "dict_district_grade_averages"),
+    ):
+        warehouse.client.command(
+            f"ALTER TABLE `{warehouse.db}`.{mart} UPDATE avg_score = 150 "
+            f"WHERE student_count = (SELECT max(student_count) FROM `{warehouse.db}`.{mart}) "
+            "SETTINGS mutations_sync = 1"
+        )
+        warehouse.client.command(f"SYSTEM RELOAD DICTIONARY `{warehouse.db}`.{dictionary}")
+        result = warehouse.dbt("test", "-s", f"{dictionary},test_name:accepted_range", expect_success=False)
+        assert {(name, status) for name, status, _ in _failed_tests(result)} == {
+            (f"accepted_range_{dictionary}_avg_score__100__0", "fail")
+        }
+
+    reconcile = "kv_student_context_report,test_name:report_rows_reconcile"
+    warehouse.dbt("test", "-s", reconcile)
+    students = f"`{warehouse.db}`.srv_student_scores_by_teacher"
+    warehouse.client.command(
+        f"DELETE FROM {students} WHERE (school_year, test_id, student_id) IN "
+        f"(SELECT school_year, test_id, student_id FROM {students} LIMIT 1)"
+    )
+    result = warehouse.dbt("test", "-s", reconcile, expect_success=False)
+    assert len(_failed_tests(result)) == 1
+
+
 def test_build_reruns_the_tests_of_what_changed_and_of_tables_changed_outside_dbt(warehouse):
     """`dbt build` skips a data test whose tables stand where they stood at its last pass
     (macros/materializations/test.sql). A table changed since, by a build or by hand, has its tests
