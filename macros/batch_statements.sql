@@ -20,9 +20,8 @@
 
 {#- Delete the rows of `relation` whose keys are in `changes`. -#}
 {% macro delete_keys_sql(relation, changes, keys) -%}
-    {%- set columns = keys | join(', ') -%}
     delete from {{ relation }} {{ cluster_clause() }}
-    where ({{ columns }}) in (select {{ columns }} from {{ changes }})
+    where {{ keys_in(keys, changes) }}
     settings lightweight_deletes_sync = 2
 {%- endmacro %}
 

@@ -37,7 +37,23 @@
 
 {#- Model filter: the row belongs to a key this run recomputes. -#}
 {% macro is_changed(key_columns) -%}
-    ({{ key_columns | join(', ') }}) in (select {{ key_columns | join(', ') }} from {{ changes_relation() }})
+    {{ keys_in(key_columns, changes_relation()) }}
+{%- endmacro %}
+
+{#- Whether a row's `key_columns` are among the keys that `relation` holds. A 64-bit hash of the
+    key is looked up first, one number per row, where a tuple of strings is slow to find in a set
+    (a third of the time over the fact table's score keys); then the key itself, on the rows that
+    pass, so a hash collision never selects a row. cityHash64 hashes an integer by its value
+    whatever its width, and a LowCardinality or Nullable value as the value, so both sides agree
+    across those types. -#}
+{% macro keys_in(key_columns, relation) -%}
+    {%- set columns = key_columns | join(', ') -%}
+    {%- if key_columns | length > 1 -%}
+        (cityHash64({{ columns }}) in (select cityHash64({{ columns }}) from {{ relation }})
+        and ({{ columns }}) in (select {{ columns }} from {{ relation }}))
+    {%- else -%}
+        {{ columns }} in (select {{ columns }} from {{ relation }})
+    {%- endif -%}
 {%- endmacro %}
 
 {#-
