@@ -36,7 +36,7 @@
         {{ batch_column }} in ({{ missing_sql }})
         and ({{ columns }}) not in (
             select {{ columns }} from {{ present }}
-            where ({{ columns }}) in (select {{ columns }} from {{ source }} where {{ batch_column }} in ({{ missing_sql }}))
+            where {{ keys_in(parts, '(select ' ~ columns ~ ' from ' ~ source ~ ' where ' ~ batch_column ~ ' in (' ~ missing_sql ~ '))') }}
         )
 {%- endmacro %}
 
