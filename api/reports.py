@@ -1,8 +1,12 @@
 """The report API's questions, each answered by one lookup in the serving layer.
 
-The one home of the API's report queries. Every answer is one read of one serving structure (a
-dictionary entry or a key-value row, built from the report views with small groups suppressed),
-so no answer can mix two builds: a dictionary or a key-value row is replaced whole.
+The one home of the API's report queries. Every answer is one read of the serving layer, built
+from the report views with small groups suppressed: a dictionary entry (Queries 1-3), replaced
+whole by a build, or for Query 4 a key-value row of a classroom's students completed with the
+averages dictionaries as it is read (srv_student_context_report), so that a build rewrites only
+the classrooms whose scores changed. Read while a build runs, that answer may hold the students
+of one build beside the averages of the other; an answer looked up while a build ran is served
+but never cached (api/cache.py), so the cache holds only answers of one finished build.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def queries(database: str) -> dict[str, Query]:
             (("school_year", "UInt16"), ("state_id", "String")),
         ),
         STUDENTS: Query(
-            f"SELECT report_rows FROM {db}.kv_student_context_report "
+            f"SELECT report_rows FROM {db}.srv_student_context_report "
             "WHERE classroom_key = ({school_year:UInt16}, {teacher_id:String}, {test_id:String})",
             (("school_year", "UInt16"), ("teacher_id", "String"), ("test_id", "String")),
         ),

@@ -26,7 +26,8 @@ from benchmarks.measure import latency
 
 # The project: the design's lookups are the report API's (api/reports.py): one dictGet on the
 # serving dictionaries (models/serving/dict_*_report.sql), which hold every report's whole answer
-# per key, and one key lookup in an EmbeddedRocksDB table for Q4 (kv_student_context_report). The
+# per key, and for Q4 one key lookup in an EmbeddedRocksDB table through the view that attaches the
+# averages (srv_student_context_report). The
 # raw-fact Q3 is the SQL a user writes (served by the fact table's projection).
 def _lookup(report: str) -> str:
     """The report API's query of `report`, its parameters named as the sampled keys are: the

@@ -42,7 +42,8 @@ SCOPED_OBJECTS: Final[dict[str, dict[str, str]]] = {
     "srv_student_scores_by_teacher": _EVERY_LEVEL,
     "dict_classroom_report": {TEACHER: "teacher_id"},
     "dict_school_grade_report": {PRINCIPAL: "school_id"},
-    "kv_student_context_report": {TEACHER: "tupleElement(classroom_key, 2)"},
+    "kv_classroom_students": {TEACHER: "tupleElement(classroom_key, 2)"},
+    "srv_student_context_report": {TEACHER: "tupleElement(classroom_key, 2)"},
     "dict_state_district_report": {},
 }
 # reference data (seeds) every role reads whole: no row names a student or a group

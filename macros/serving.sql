@@ -118,11 +118,8 @@
     of thousands of rows: copying and formatting the array is most of such a lookup (Query 3 at
     100M rows, 2,300 rows per answer), a client parses the JSON text as it comes
     (SELECT dictGet(..., 'report_json', key) FORMAT RawBLOB). report_lookup_config takes it too;
-    gather: list of (column, type) collected per key as they are, the row's expressions then read
-    them from `source_row` after grouping (tupleElement(source_row, 'name')). For expressions that
-    cost memory per input row inside a streaming GROUP BY, like dictGet: before grouping, their
-    memory grows with the rows; after it, with the keys (benchmarks/README.md, "Timings behind
-    the code").
+    rows_column: the name of the array column (key-value tables of rows that a view completes
+    when read: kv_classroom_students).
 -#}
 {% macro report_lookup_config(key, row, upstream, with_json=false) -%}
     {%- set attributes = [('report_rows', report_rows_type(row))] -%}
@@ -136,13 +133,7 @@
     Array(Tuple({% for name, type, _ in row %}{{ name }} {{ type }}{% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}
 
-{% macro report_lookup(relation, key, row, sort_by, descending=false, key_column=none, gather=none, with_json=false) -%}
-{%- set row_tuple -%}
-    cast(
-        tuple({% for _, _, expression in row %}{{ expression }}{% if not loop.last %}, {% endif %}{% endfor %}),
-        '{{ report_rows_type(row)[6:-1] }}'
-    )
-{%- endset -%}
+{% macro report_lookup(relation, key, row, sort_by, descending=false, key_column=none, with_json=false, rows_column='report_rows') -%}
 select
     {%- if key_column %}
     tuple({% for name, type in key %}cast({{ name }}, '{{ type }}'){% if not loop.last %}, {% endif %}{% endfor %})
@@ -154,21 +145,25 @@ select
     {%- endif %}
     {{ 'arrayReverseSort' if descending else 'arraySort' }}(
         report_row -> (tupleElement(report_row, '{{ sort_by }}'), report_row),
-        {%- if gather %}
-        arrayMap(
-            source_row -> {{ row_tuple }},
-            groupArray(cast(
-                tuple({% for name, _ in gather %}{{ name }}{% if not loop.last %}, {% endif %}{% endfor %}),
-                'Tuple({% for name, type in gather %}{{ name }} {{ type }}{% if not loop.last %}, {% endif %}{% endfor %})'
-            ))
-        )
-        {%- else %}
-        groupArray({{ row_tuple }})
-        {%- endif %}
-    ) as report_rows{% if with_json %},
-    toJSONString(report_rows) as report_json{% endif %}
+        groupArray({{ report_row_tuple(row) }})
+    ) as {{ rows_column }}{% if with_json %},
+    toJSONString({{ rows_column }}) as report_json{% endif %}
 from {{ relation }}
 group by {{ key | map(attribute=0) | join(', ') }}
+{%- endmacro %}
+
+{#- One report row: the tuple of `row`'s expressions, named and typed as `row` says. -#}
+{% macro report_row_tuple(row) -%}
+    cast(
+        tuple({% for _, _, expression in row %}{{ expression }}{% if not loop.last %}, {% endif %}{% endfor %}),
+        '{{ report_rows_type(row)[6:-1] }}'
+    )
+{%- endmacro %}
+
+{#- The rows of `row` made from each element (named `element` in row's expressions) of the array
+    column `array_column`, in its order: a report view completing stored rows when it is read. -#}
+{% macro report_rows_of(element, array_column, row) -%}
+    arrayMap({{ element }} -> {{ report_row_tuple(row) }}, {{ array_column }})
 {%- endmacro %}
 
 {#-

@@ -1,10 +1,10 @@
-{#- A report dictionary (models/serving/dict_*_report.sql) serves every row of its mart: the rows
-    held over all its keys add up to the mart's rows. -#}
-{% test report_rows_reconcile(model, mart) %}
+{#- A report lookup (models/serving/dict_*_report.sql, kv_*) serves every row of its mart: the
+    rows held over all its keys (in its array column `rows_column`) add up to the mart's rows. -#}
+{% test report_rows_reconcile(model, mart, rows_column='report_rows') %}
 with
 
 served as (
-    select sum(length(report_rows)) as served_rows
+    select sum(length({{ rows_column }})) as served_rows
     from {{ model }}
 ),
 

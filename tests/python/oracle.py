@@ -259,7 +259,7 @@ REPORT_LOOKUPS: dict[str, tuple[str, tuple[str, ...], str, int, bool]] = {
         7,
         True,
     ),
-    "kv_student_context_report": (
+    "srv_student_context_report": (
         "srv_student_context",
         ("school_year", "teacher_id", "test_id"),
         "student_id, overall_score, performance_level, dimension_scores, classroom_avg_score, "

@@ -47,7 +47,7 @@ def test_every_statement_carries_the_cluster_and_deletes_wait_for_every_replica(
         "agg_classroom_scores",
         "agg_district_scores",
         "int_current_names",
-        "kv_student_context_report",
+        "kv_classroom_students",
         "int_score_changes",
     } <= models
     kinds = {s["kind"] for s in statements}

@@ -96,13 +96,13 @@ def test_a_classroom_whose_students_all_moved_leaves_the_lookups(warehouse, tmp_
     _load(_write(tmp_path / "first.csv", [*rows, stays]))
     warehouse.dbt("build")
     old, new = BASE[0]["teacher_id"], "T-MOVED-TO"
-    key = f"SELECT classroom_key.2 FROM `{warehouse.db}`.kv_student_context_report ORDER BY 1"
+    key = f"SELECT classroom_key.2 FROM `{warehouse.db}`.kv_classroom_students ORDER BY 1"
     assert warehouse.rows(key) == sorted([(old,), ("T-STAYS",)])
     _load(_write(tmp_path / "moved.csv", [{**row, "teacher_id": new} for row in rows]))
     warehouse.dbt("build")
     assert warehouse.rows(key) == sorted([(new,), ("T-STAYS",)])
     students = warehouse.rows(
-        f"SELECT length(report_rows) FROM `{warehouse.db}`.kv_student_context_report "
+        f"SELECT length(report_rows) FROM `{warehouse.db}`.srv_student_context_report "
         "WHERE classroom_key = ({y:UInt16}, {t:String}, {x:String})",
         y=BASE[0]["school_year"],
         t=new,

@@ -82,7 +82,7 @@ def test_generate_load_build_gives_exact_marts(warehouse):
     sizes = status.table_sizes(warehouse.client, [db])
     cells = [[str(cell) for cell in column._cells] for column in sizes.columns]
     shown = {name: [column[i] for column in cells] for i, name in enumerate(cells[0])}
-    assert shown[f"{db}.kv_student_context_report"][3].endswith(("KiB", "MiB")), shown
+    assert shown[f"{db}.kv_classroom_students"][3].endswith(("KiB", "MiB")), shown
     assert shown[f"{db}.dict_classroom_report"][2].endswith("in memory"), shown
     assert shown[f"{db}.fct_student_scores"][2] == "12,000"
 
@@ -227,7 +227,7 @@ def test_serving_and_disclosure_tests_fail_on_bad_rows(warehouse):
             (f"accepted_range_{dictionary}_avg_score__100__0", "fail")
         }
 
-    reconcile = "kv_student_context_report,test_name:report_rows_reconcile"
+    reconcile = "kv_classroom_students,test_name:report_rows_reconcile"
     warehouse.dbt("test", "-s", reconcile)
     students = f"`{warehouse.db}`.srv_student_scores_by_teacher"
     warehouse.client.command(
