@@ -170,7 +170,7 @@
 {% macro build_state_cache() -%}
     {%- set key = '__build_state__' ~ invocation_id -%}
     {%- if key not in graph -%}
-        {%- do graph.update({key: {'models': {}, 'tables': {}, 'passes': none, 'new_passes': []}}) -%}
+        {%- do graph.update({key: {'models': {}, 'tables': {}, 'passes': none, 'passed_tests': none, 'new_passes': [], 'full_builds': []}}) -%}
     {%- endif -%}
     {{ return(graph[key]) }}
 {%- endmacro %}
@@ -277,6 +277,7 @@
 {#- After a full build: the table reflects every upstream token, this build and its definition. -#}
 {% macro record_full_build(emit_build=true) -%}
     {%- set ledger = source('build_state', 'dbt_batch_ledger') -%}
+    {%- do build_state_cache()['full_builds'].append(this.schema ~ '.' ~ this.identifier) -%}
     {%- do run_query(ledger_reset_sql(ledger, this.identifier)) -%}
     {%- set extra = ["'" ~ definition_token() ~ "'"] -%}
     {%- if emit_build -%}

@@ -11,6 +11,10 @@
       - tests reading a source or a seed (directly or through views) whose parts moved: a new
         load, a reloaded seed;
       - tests that store failures.
+    A test configured `meta: {whole_table_only: true}` (a check that must read a whole table and
+    costs seconds at 10M rows, such as the key-value table's row count) runs in `dbt build`
+    only when one of its tables was built whole in this run, or when it has never passed; in an
+    incremental build it is skipped. `full_tests` and `dbt test` run it as any other.
     Only a pass is recorded (all of a run's at its end, record_test_passes), so a failing test
     runs, and fails, on every build until it is fixed. A table's state is read once per run, after
     its model ran (a model runs once per invocation, before its tests). The root project's
@@ -33,6 +37,13 @@
         {%- endfor -%}
         {%- set pass_token = 'pass:' ~ local_md5(sql ~ '|' ~ states | join('|')) -%}
         {%- set passed_before = pass_token in recorded_test_passes() -%}
+    {%- endif -%}
+
+    {%- set whole_table_only = (config.get('meta') or {}).get('whole_table_only', false) -%}
+    {%- if skippable and not passed_before and whole_table_only -%}
+        {%- set built_whole = build_state_cache()['full_builds'] -%}
+        {%- set passed_before = model.name in recorded_passed_tests() and not (
+            tracked | map('join', '.') | select('in', built_whole) | list) -%}
     {%- endif -%}
 
     {%- if skippable and passed_before -%}
@@ -78,18 +89,27 @@
     {{ return(cache[key]) }}
 {%- endmacro %}
 
-{#- Every pass recorded before this run (one query per run). -#}
+{#- Every pass recorded before this run, and the tests that passed (one query per run). -#}
 {% macro recorded_test_passes() -%}
     {%- set cache = build_state_cache() -%}
     {%- if cache['passes'] is none -%}
-        {#- as one text (tokens have no commas): an empty result would have no rows to read -#}
-        {%- set passes = run_query(
-            "select arrayStringConcat(groupArray(batch_id), ',') from " ~ source('build_state', 'dbt_batch_ledger')
-            ~ " where startsWith(model, 'test:')"
-        ).rows[0][0] -%}
-        {%- do cache.update({'passes': passes.split(',') if passes else []}) -%}
+        {#- as texts (tokens and names have no commas): an empty result would have no rows to read -#}
+        {%- set row = run_query(
+            "select arrayStringConcat(groupArray(batch_id), ','),"
+            ~ " arrayStringConcat(groupUniqArray(substring(model, 6)), ',') from "
+            ~ source('build_state', 'dbt_batch_ledger') ~ " where startsWith(model, 'test:')"
+        ).rows[0] -%}
+        {%- do cache.update({
+            'passes': row[0].split(',') if row[0] else [],
+            'passed_tests': row[1].split(',') if row[1] else [],
+        }) -%}
     {%- endif -%}
     {{ return(cache['passes']) }}
+{%- endmacro %}
+
+{% macro recorded_passed_tests() -%}
+    {%- do recorded_test_passes() -%}
+    {{ return(build_state_cache()['passed_tests']) }}
 {%- endmacro %}
 
 {#- on-run-end: the passes of this run, in one insert. -#}

@@ -192,7 +192,8 @@ def test_serving_and_disclosure_tests_fail_on_bad_rows(warehouse):
     over each report view, tests/generic/small_groups_suppressed.sql) when the view shows a group
     below the minimum; the range of each averages dictionary (which is every average
     srv_student_context can show) on an impossible average; the key-value table's row count
-    (against srv_student_scores_by_teacher, the rows of srv_student_context) on a missing row."""
+    (against srv_student_scores_by_teacher, the rows of srv_student_context) on a missing row, in
+    `dbt test` and under `full_tests` (an incremental `dbt build` leaves it to full builds)."""
     load_generated(warehouse.landing, GeneratorSpec(rows=3_000, seed=13), QUIET)
     warehouse.dbt("build")
     disclosure = "test_name:small_groups_suppressed"
@@ -235,6 +236,13 @@ def test_serving_and_disclosure_tests_fail_on_bad_rows(warehouse):
         f"(SELECT school_year, test_id, student_id FROM {students} LIMIT 1)"
     )
     result = warehouse.dbt("test", "-s", reconcile, expect_success=False)
+    assert len(_failed_tests(result)) == 1
+    # a whole-table check (meta whole_table_only): an incremental `dbt build` leaves it to full
+    # builds, `full_tests` and `dbt test`
+    warehouse.dbt("build", "-s", "kv_classroom_students")
+    result = warehouse.dbt(
+        "build", "-s", "kv_classroom_students", "--vars", "{full_tests: true}", expect_success=False
+    )
     assert len(_failed_tests(result)) == 1
 
 
