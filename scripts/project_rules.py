@@ -84,8 +84,8 @@ def _view_of_one_key_value_table(manifest: Manifest, model: dict[str, Any]) -> b
     nodes = manifest["nodes"]
     upstream = [nodes[n] for n in model.get("depends_on", {}).get("nodes", []) if n in nodes]
     tables = [n for n in upstream if n.get("config", {}).get("materialized") != "dictionary"]
-    # the compiled SQL: without the model's comments (docs generate compiles every model)
-    code = str(model.get("compiled_code") or model.get("raw_code", "")).lower()
+    # the model's SQL without its comments (a parsed manifest has no compiled code)
+    code = re.sub(r"\{#.*?#\}|--[^\n]*", " ", str(model.get("raw_code", "")), flags=re.DOTALL).lower()
     return (
         len(tables) == 1
         and _key_value_table(tables[0])
