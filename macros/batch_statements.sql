@@ -25,19 +25,17 @@
     settings lightweight_deletes_sync = 2
 {%- endmacro %}
 
-{#- The keys (tuples of `parts`) that `source` lists for the missing batches and that `present`,
-    the rows the key-value table is built from, no longer has: a key still present is inserted
-    again by the run, which replaces its value, so only a key that is gone needs a delete. The
-    check reads `present` by the keys only (they lead its sort key). -#}
-{% macro upserted_keys_gone_sql(parts, source, batch_column, missing_sql, present) -%}
-    {%- set columns = parts | join(', ') -%}
-    select distinct tuple({{ columns }}) from {{ source }}
-    where
-        {{ batch_column }} in ({{ missing_sql }})
-        and ({{ columns }}) not in (
-            select {{ columns }} from {{ present }}
-            where {{ keys_in(parts, '(select ' ~ columns ~ ' from ' ~ source ~ ' where ' ~ batch_column ~ ' in (' ~ missing_sql ~ '))') }}
-        )
+{#- The run's keys (`changes`, tuples of `keys`) that `present`, the rows the key-value table is
+    built from, no longer has: a key still present is inserted again by the run, which replaces
+    its value, so only a key that is gone needs a delete. The check reads `present` by the keys
+    only (they lead its sort key). -#}
+{% macro upserted_keys_gone_sql(keys, changes, present) -%}
+    {%- set columns = keys | join(', ') -%}
+    select tuple({{ columns }}) from {{ changes }}
+    where ({{ columns }}) not in (
+        select {{ columns }} from {{ present }}
+        where {{ keys_in(keys, changes) }}
+    )
 {%- endmacro %}
 
 {#- Delete from a key-value table the keys (column `key_column`) that `keys_sql` selects. -#}
@@ -102,9 +100,9 @@
             'drop_changes': drop_table_sql(changes),
             'delete_keys': delete_keys_sql(relation, changes, keys),
             'delete_expired': delete_expired_sql(relation),
-            'delete_upserted_keys': delete_upserted_keys_sql(relation, 'classroom_key', upserted_keys_gone_sql(
-                ['school_year', 'teacher_id', 'test_id'], work_list, 'batch_id', "select 'b1'", new_data
-            )),
+            'delete_upserted_keys': delete_upserted_keys_sql(
+                relation, 'classroom_key', upserted_keys_gone_sql(keys, changes, new_data)
+            ),
             'modify_ttl': modify_ttl_sql(relation),
             'replace_partitions': replace_partitions_sql(relation, new_data, ['2025', '2026']),
             'ledger_reset': ledger_reset_sql(ledger, relation.identifier),

@@ -20,8 +20,9 @@
         'table'       rebuild the whole table and exchange it atomically, when anything upstream
                       changed (small tables).
         'upsert'      a key-value table (EmbeddedRocksDB, an insert replaces the value of its key):
-                      upsert_key = {column, parts, present_in}. Delete the keys of the missing
-                      batches (every version's) that the model `present_in` no longer has (a
+                      upsert_key = {column, present_in}, the key column a tuple of batch_keys
+                      (a value depends only on its key's rows). Delete the run's keys (every
+                      version's) that the model `present_in` no longer has (a
                       classroom whose students all moved), then insert the model's rows, whose
                       keys replace their old values. A deleted key is absent from then on.
       names           (partitions) the mart's name columns: school years whose stored names are
@@ -44,7 +45,7 @@
         {{ exceptions.raise_compiler_error(model.name ~ ": publish must be 'rows', 'partitions', 'table' or 'upsert'") }}
     {%- endif -%}
     {%- if publish == 'upsert' and not config.get('upsert_key', {}).get('present_in') -%}
-        {{ exceptions.raise_compiler_error(model.name ~ ": publish='upsert' needs upsert_key: {column, parts, present_in}") }}
+        {{ exceptions.raise_compiler_error(model.name ~ ": publish='upsert' needs upsert_key: {column, present_in}") }}
     {%- endif -%}
     {%- if publish != 'table' and not keys -%}
         {{ exceptions.raise_compiler_error(model.name ~ ": publish='" ~ publish ~ "' needs batch_keys") }}
@@ -154,9 +155,7 @@
         {% do clickhouse__incremental_insert_overwrite(existing_relation, config.get('partition_by'), False) %}
     {%- elif publish == 'upsert' -%}
         {%- set key = config.get('upsert_key') -%}
-        {%- set gone = upserted_keys_gone_sql(
-            key.parts, changes_source, changes_from.batch_column, missing_batches(), upstream_relation(key.present_in)
-        ) -%}
+        {%- set gone = upserted_keys_gone_sql(keys, changes, upstream_relation(key.present_in)) -%}
         {#- a point read of the key-value table; nearly always nothing is gone -#}
         {%- if has_rows(this, key.column ~ ' in (' ~ gone ~ ')') -%}
             {%- do run_query(delete_upserted_keys_sql(target_relation, key.column, gone)) -%}
@@ -196,7 +195,7 @@
 {% macro batch_apply_retention() -%}
     {#- a key-value table (upsert) has no TTL; its school year is a part of its key -#}
     {%- set key = config.get('upsert_key') if config.get('publish') == 'upsert' else none -%}
-    {%- set school_year = 'tupleElement(' ~ key.column ~ ', ' ~ (key.parts.index('school_year') + 1) ~ ')'
+    {%- set school_year = 'tupleElement(' ~ key.column ~ ', ' ~ (config.get('batch_keys').index('school_year') + 1) ~ ')'
                           if key else 'school_year' -%}
     {#- the check reads only the primary key (school_year leads every sort key): nearly always
         no school year has expired -#}

@@ -30,11 +30,7 @@
     materialized='batch_incremental',
     publish='upsert',
     batch_keys=classroom_key,
-    upsert_key={
-        'column': 'classroom_key',
-        'parts': classroom_key,
-        'present_in': 'srv_student_scores_by_teacher',
-    },
+    upsert_key={'column': 'classroom_key', 'present_in': 'srv_student_scores_by_teacher'},
     batch_upstream=['srv_student_scores_by_teacher'],
     engine='EmbeddedRocksDB()',
     primary_key='classroom_key',
