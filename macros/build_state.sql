@@ -170,7 +170,7 @@
 {% macro build_state_cache() -%}
     {%- set key = '__build_state__' ~ invocation_id -%}
     {%- if key not in graph -%}
-        {%- do graph.update({key: {'models': {}, 'tables': {}, 'passes': none, 'passed_tests': none, 'new_passes': [], 'full_builds': []}}) -%}
+        {%- do graph.update({key: {'models': {}, 'tables': {}, 'passes': none, 'passed_tests': none, 'new_passes': [], 'full_builds': [], 'skipped_result': none}}) -%}
     {%- endif -%}
     {{ return(graph[key]) }}
 {%- endmacro %}

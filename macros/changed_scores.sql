@@ -65,7 +65,9 @@
 {% macro unchanged_rows_of_touched_years(key_columns) -%}
     {#- (config.get is missing only under sqlfluff's jinja stand-ins) -#}
     {%- set publish = config.get('publish') if config.get is defined else none -%}
-    {%- if publish == 'partitions' and is_incremental() -%}
+    {#- only a run that applies batches uses this SQL: a run with nothing new skips the lookup of
+        the columns -#}
+    {%- if publish == 'partitions' and is_incremental() and batch_state().batches -%}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
 union all
 select {{ columns | join(', ') }}

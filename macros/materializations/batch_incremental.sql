@@ -64,10 +64,8 @@
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
     {%- if existing_relation is not none and not should_full_refresh() and not anything_missing -%}
-        {#- nothing to do: the state query stands as the model's statement -#}
-        {%- call statement('main') -%}
-            select 'up to date' as batch_state
-        {%- endcall -%}
+        {#- nothing to do: the state query was the model's one statement -#}
+        {%- do store_up_to_date() -%}
 
     {%- elif not incremental -%}
         {{ batch_full_build(existing_relation, target_relation, publish) }}
@@ -90,6 +88,12 @@
     {{ finish_materialization(target_relation, existing_relation) }}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+{#- A run with nothing to do reports 'up to date' as its result, without sending the engine a
+    statement for dbt's `main` result (a round trip per model in a build with nothing new). -#}
+{% macro store_up_to_date() -%}
+    {%- do store_result('main', response='up to date') -%}
+{%- endmacro %}
 
 {#- The end of each of the project's materializations, as in dbt-clickhouse's: grants, docs,
     post-hooks around the commit. -#}

@@ -17,9 +17,7 @@
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
     {%- if current -%}
-        {%- call statement('main') -%}
-            select 'up to date' as batch_state
-        {%- endcall -%}
+        {%- do store_up_to_date() -%}
     {%- else -%}
         {%- call statement('main') -%}
             {{ clickhouse__get_create_dictionary_as_sql(target_relation, on_cluster_clause(target_relation), sql) }}

@@ -21,9 +21,7 @@
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
     {%- if current -%}
-        {%- call statement('main') -%}
-            select 'up to date' as view_state
-        {%- endcall -%}
+        {%- do store_up_to_date() -%}
     {%- else -%}
         {%- if existing_relation is not none -%}
             {{ clickhouse__drop_associated_mv_if_it_was_automatically_created(target_relation) }}
