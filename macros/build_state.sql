@@ -166,7 +166,8 @@
 
 {#- This invocation's cache of the build state, in the run's graph dict (shared by every node's
     context): each model's state before it runs, each tested table's state, the recorded passes
-    and this run's new ones (macros/materializations/test.sql). -#}
+    and this run's new ones, and the one answer every skipped test stores
+    (macros/materializations/test.sql). -#}
 {% macro build_state_cache() -%}
     {%- set key = '__build_state__' ~ invocation_id -%}
     {%- if key not in graph -%}
